@@ -1,0 +1,12 @@
+"""jaxfit: differentiable, batched modeling for research physics on one JAX core.
+
+Importing jaxfit applies the precision policy of :mod:`jaxfit.core.precision`:
+float64 is switched on for physics unless the environment variable
+``JAXFIT_PRECISION=float32`` asks otherwise.
+"""
+
+from jaxfit.core.precision import apply_default_policy
+
+__version__ = "0.1.0"
+
+apply_default_policy()

@@ -1,0 +1,220 @@
+"""Parameter uncertainties from the curvature of an objective at its minimum.
+
+The objective ``fun(params) -> scalar`` is ``-2 ln L + const`` (``kind="chi2"``) or
+``-ln L + const`` (``kind="nll"``). Near the best fit the likelihood is approximately
+Gaussian with inverse covariance the Fisher matrix ``F`` = the Hessian of ``-ln L``, so
+``F = H / 2`` for chi2 and ``F = H`` for nll, with ``H`` the Hessian of ``fun`` with respect
+to the free parameters in their *constrained* (physical) units. The covariance is then
+``F^-1`` in the same units.
+
+Physics fits mix scales (``H0 ~ 67`` next to ``Rmax ~ 1e9``), which makes the raw ``F``
+condition number meaningless, so the decomposition is done on the scaled matrix
+``S = D F D`` with ``D = diag(1 / sqrt(F_ii))``: ``S`` has a unit diagonal and its
+eigenvalues measure how well *combinations* of parameters are constrained, whatever their
+units. Eigenvalues at or below ``rel_tol * max`` (or negative) are unconstrained directions;
+the parameters that carry them are reported by name, and the covariance is the
+pseudo-inverse on the constrained subspace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+
+import jax
+import numpy as np
+import pandas as pd
+
+from jaxfit.core.params import ParamSpec
+from jaxfit.core.precision import require_float64
+
+KINDS = ("chi2", "nll")
+
+# An eigenvector of an unconstrained direction names every parameter whose (unit-norm,
+# scaled) component reaches this size: 0.3**2 ~ 10% of the direction's weight.
+_COMPONENT_THRESHOLD = 0.3
+
+
+@dataclasses.dataclass(frozen=True, eq=False)  # eq=False: arrays have no boolean equality
+class Uncertainty:
+    """Gaussian (Hessian) uncertainties of the free parameters at a best fit.
+
+    Attributes:
+        names: free parameter names, the order of every matrix below.
+        best: ``{name: value}`` at which the curvature was taken (free parameters only),
+            in the parameters' units.
+        covariance: ``(n, n)`` covariance in the parameters' units (products of units).
+            Rows and columns of parameters in ``unconstrained`` are NaN except the
+            diagonal, which is ``inf``: the data put no bound on them, and no finite number
+            (a pseudo-inverse's value included) would be a variance.
+        correlation: ``(n, n)`` correlation matrix (dimensionless); rows and columns of
+            unconstrained parameters are NaN except a diagonal 1.
+        errors: ``{name: 1-sigma error}`` = ``sqrt`` of the covariance diagonal, ``math.inf``
+            for unconstrained parameters.
+        unconstrained: names of parameters the data do not constrain (see the module doc).
+        eigenvalues: eigenvalues (ascending) of the *scaled* Fisher matrix ``D F D`` of the
+            module doc; dimensionless, so ``eigenvalues / eigenvalues.max()`` is the relative
+            constraint strength that the ``rel_tol`` cut applies to.
+    """
+
+    names: tuple[str, ...]
+    best: dict[str, float]
+    covariance: np.ndarray
+    correlation: np.ndarray
+    errors: dict[str, float]
+    unconstrained: tuple[str, ...]
+    eigenvalues: np.ndarray
+
+    def to_dict(self) -> dict:
+        """JSON-friendly copy: lists and floats.
+
+        Non-finite numbers (the ``inf`` error and NaN covariance entries of unconstrained
+        parameters) become ``None`` (JSON ``null``), since JSON has no inf/NaN; the
+        ``unconstrained`` list says which parameters they belong to.
+        """
+        return {
+            "names": list(self.names),
+            "best": {k: _json_float(v) for k, v in self.best.items()},
+            "covariance": _json_matrix(self.covariance),
+            "correlation": _json_matrix(self.correlation),
+            "errors": {k: _json_float(v) for k, v in self.errors.items()},
+            "unconstrained": list(self.unconstrained),
+            "eigenvalues": [_json_float(v) for v in self.eigenvalues],
+        }
+
+    def table(self) -> pd.DataFrame:
+        """One row per free parameter: ``name``, ``value``, ``error``, ``unconstrained``."""
+        return pd.DataFrame(
+            {
+                "name": list(self.names),
+                "value": [self.best[n] for n in self.names],
+                "error": [self.errors[n] for n in self.names],
+                "unconstrained": [n in self.unconstrained for n in self.names],
+            }
+        )
+
+
+def _json_float(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _json_matrix(matrix: np.ndarray) -> list[list[float | None]]:
+    return [[_json_float(v) for v in row] for row in matrix]
+
+
+def check_kind(kind: str) -> None:
+    """Raise ``ValueError`` listing the valid objective kinds unless ``kind`` is one."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+
+
+def _free_point(spec: ParamSpec, best: Mapping[str, float], what: str) -> dict[str, float]:
+    """Validated free-parameter values from ``best``, which may also hold frozen ones.
+
+    Frozen parameters always take the spec's values; a different value in ``best`` would
+    mean the point was found for another problem, so it raises rather than being ignored.
+    """
+    values = spec.validate(best)
+    missing = [n for n in spec.free_names if n not in values]
+    if missing:
+        raise KeyError(f"{what} lacks values for the free parameters {missing}")
+    clash = [n for n in spec.frozen_names if n in values and values[n] != spec.defaults[n]]
+    if clash:
+        raise ValueError(
+            f"{what} gives frozen parameters values other than the spec's: "
+            + ", ".join(f"{n}={values[n]} (spec {spec.defaults[n]})" for n in clash)
+        )
+    return {n: values[n] for n in spec.free_names}
+
+
+def hessian_uncertainty(
+    fun: Callable[[dict[str, jax.Array]], jax.Array],
+    spec: ParamSpec,
+    best: Mapping[str, float],
+    *,
+    kind: str = "chi2",
+    rel_tol: float = 1e-10,
+) -> Uncertainty:
+    """Covariance of the free parameters from the Hessian of ``fun`` at ``best``.
+
+    Args:
+        fun: objective ``fun({name: value}) -> scalar``, pure JAX; see ``kind``.
+        spec: the parameters; frozen ones take the spec's values.
+        best: ``{name: value}`` at the minimum, in the parameters' units; must hold every
+            free parameter and may hold frozen ones (which must equal the spec's).
+        kind: ``"chi2"`` (``fun = -2 ln L + const``) or ``"nll"`` (``fun = -ln L + const``).
+        rel_tol: eigenvalues of the scaled Fisher matrix at or below ``rel_tol`` times the
+            largest mark unconstrained directions (module doc).
+
+    Returns:
+        An :class:`Uncertainty`.
+
+    Raises:
+        KeyError: unknown names in ``best`` (from ``spec.check_names``) or missing free ones.
+        ValueError: ``kind`` not valid; values in ``best`` non-finite or out of bounds; a
+            Hessian entry not finite (the message names the parameters in its rows); ``fun``
+            not scalar.
+        TypeError: float64 is off (a covariance at ``rel_tol = 1e-10`` needs it).
+    """
+    check_kind(kind)
+    point = _free_point(spec, best, "best")
+    names = spec.free_names
+    x0 = require_float64(spec.pack(point), "hessian_uncertainty")
+    fixed = spec.fixed_vector()
+
+    def objective(x, fixed):
+        return fun(spec.unpack(x, fixed))
+
+    hessian = np.asarray(jax.jit(jax.hessian(objective))(x0, fixed))
+    if hessian.shape != (len(names), len(names)):
+        raise ValueError(
+            f"the objective must return a scalar; its Hessian has shape {hessian.shape}"
+        )
+    bad_rows = ~np.all(np.isfinite(hessian), axis=1)
+    if bad_rows.any():
+        raise ValueError(
+            "the Hessian of the objective is not finite at best for the parameters "
+            f"{[n for n, bad in zip(names, bad_rows, strict=True) if bad]}"
+        )
+
+    fisher = hessian / 2.0 if kind == "chi2" else hessian
+    fisher = (fisher + fisher.T) / 2.0  # autodiff leaves rounding-level asymmetry
+    diag = np.diag(fisher)
+    scale = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 1.0)
+    scaled = scale[:, None] * fisher * scale[None, :]
+    eigenvalues, eigenvectors = np.linalg.eigh(scaled)
+
+    largest = eigenvalues.max()
+    good = eigenvalues > rel_tol * largest if largest > 0 else np.zeros_like(eigenvalues, bool)
+    flagged = diag <= 0  # zero or negative curvature along the parameter itself
+    for vector in eigenvectors[:, ~good].T:
+        component = np.abs(vector)
+        flagged |= component >= _COMPONENT_THRESHOLD
+        flagged[np.argmax(component)] = True
+
+    vectors = eigenvectors[:, good]
+    scaled_inverse = (vectors / eigenvalues[good]) @ vectors.T
+    covariance = scale[:, None] * scaled_inverse * scale[None, :]
+    covariance[flagged, :] = np.nan
+    covariance[:, flagged] = np.nan
+    variance = np.where(flagged, math.inf, np.diag(covariance))
+    np.fill_diagonal(covariance, variance)
+
+    sigma = np.sqrt(variance)
+    with np.errstate(invalid="ignore"):  # inf / inf on the flagged diagonal, reset below
+        correlation = covariance / np.outer(sigma, sigma)
+    np.fill_diagonal(correlation, 1.0)
+
+    for array in (covariance, correlation, eigenvalues):
+        array.flags.writeable = False  # the dataclass is frozen; so are its arrays
+    return Uncertainty(
+        names=names,
+        best=point,
+        covariance=covariance,
+        correlation=correlation,
+        errors={n: float(s) for n, s in zip(names, sigma, strict=True)},
+        unconstrained=tuple(n for n, f in zip(names, flagged, strict=True) if f),
+        eigenvalues=eigenvalues,
+    )
