@@ -24,7 +24,8 @@ total derivative (the ``d a*/d theta`` term multiplies a zero), so gradients thr
 profiled chi2 are correct, and so are gradients of the returned amplitudes.
 
 All functions except :func:`cholesky_factor` (host-side validation) are pure JAX and safe
-under ``jit``, ``vmap`` and ``grad``; batch over data sets with ``vmap``.
+under ``jit``, ``vmap`` and ``grad``; batch over data sets with ``vmap``. The array work is
+jitted here already, so eager calls compile once per shape rather than op by op.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def _whiten(x, sigma, chol):
     return jsl.solve_triangular(chol, columns, lower=True).T.reshape(x.shape)
 
 
+@jax.jit
 def chi2_cholesky(residual, chol) -> jax.Array:
     """``r^T C^-1 r`` given the lower Cholesky factor ``chol`` of ``C``.
 
@@ -112,6 +114,7 @@ def chi2_cholesky(residual, chol) -> jax.Array:
     return jnp.sum(_whiten(residual, None, chol) ** 2, axis=-1)
 
 
+@jax.jit
 def chi2_diag(residual, sigma) -> jax.Array:
     """``sum((r / sigma)^2)`` over the last axis, for independent Gaussian errors.
 
@@ -125,6 +128,7 @@ def chi2_diag(residual, sigma) -> jax.Array:
     return jnp.sum(_whiten(residual, sigma, None) ** 2, axis=-1)
 
 
+@jax.jit
 def profile_linear(templates, data, *, sigma=None, chol=None):
     """Minimise ``chi2(a) = |W (data - a^T templates)|^2`` over amplitudes ``a`` analytically.
 

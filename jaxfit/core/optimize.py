@@ -441,7 +441,9 @@ def _check_starts(spec: ParamSpec, starts) -> np.ndarray:
         isinstance(starts, (list, tuple)) and starts and isinstance(starts[0], Mapping)
     ):
         rows = [starts] if isinstance(starts, Mapping) else starts
-        starts = [[spec.validate(r).get(n, spec.defaults[n]) for n in spec.free_names] for r in rows]
+        starts = [
+            [spec.validate(r).get(n, spec.defaults[n]) for n in spec.free_names] for r in rows
+        ]
     starts = np.atleast_2d(np.asarray(starts, dtype=np.float64))
     if starts.shape[1:] != (spec.n_free,) or len(starts) == 0:
         raise ValueError(

@@ -113,7 +113,8 @@ def map_batched(
     outputs = []
     with progress_bar(n_chunks, description, enabled=progress and n_chunks > 1) as advance:
         for k in range(n_chunks):
-            part = jax.tree_util.tree_map(lambda leaf: leaf[k * chunk : (k + 1) * chunk], batch)
+            window = slice(k * chunk, (k + 1) * chunk)
+            part = jax.tree_util.tree_map(lambda leaf, w=window: leaf[w], batch)
             part = jax.device_put(part, sharding)
             outputs.append(jax.tree_util.tree_map(np.asarray, compiled(part)))
             advance(1)

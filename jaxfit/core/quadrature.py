@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import numbers
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -88,8 +89,9 @@ def gl_panels(edges, n: int, *, log: bool = False):
 
     Raises:
         ValueError: ``n`` not a positive int; ``edges`` not 1-D with >= 2 entries; host
-            ``edges`` not increasing, or (``log=True``) not positive. Traced edges cannot be
-            checked: non-increasing ones give a signed sum, non-positive ones NaN.
+            (list, tuple, numpy) ``edges`` not increasing, or (``log=True``) not positive.
+            JAX-array edges, traced or not, are taken on trust: decreasing ones give a signed
+            sum, non-positive ones NaN.
     """
     nodes, weights = gauss_legendre(n)
     if np.ndim(edges) != 1 or np.shape(edges)[0] < 2:
@@ -100,24 +102,48 @@ def gl_panels(edges, n: int, *, log: bool = False):
             raise ValueError(f"edges must be strictly increasing, got {host}")
         if log:
             _check_positive_end(host, "edges")
-    edges = jnp.asarray(edges, dtype=float_dtype())
-    t_edges = jnp.log(edges) if log else edges
-    return _composite(t_edges, nodes, weights, log)
+    return _edge_panel_rule(jnp.asarray(edges, dtype=float_dtype()), nodes, weights, log)
 
 
-def _composite(t_edges, nodes, weights, log: bool):
+# The array work of each rule (and trapezoid, simpson) is one jitted function: called eagerly
+# it compiles once per shape instead of dispatching, and compiling, a dozen small ops; inside a
+# caller's jit it is inlined.
+def _panel_nodes(t_edges, nodes, weights, log: bool):
+    """GL nodes/weights on the panels between ``t_edges`` (in ``ln x`` when ``log``), in x."""
     lo, hi = t_edges[:-1, None], t_edges[1:, None]
     half = 0.5 * (hi - lo)
     t = (0.5 * (hi + lo) + half * nodes).reshape(-1)
-    w = (half * weights).reshape(-1)
+    return _to_x(t, (half * weights).reshape(-1), log)
+
+
+def _to_x(t, w, log: bool):
     if log:
         x = jnp.exp(t)
-        return x, w * x
+        return x, w * x  # dx = x dt
     return t, w
 
 
-def _interval(a, b, log: bool):
-    """Checked scalar ends as float arrays, in ``ln x`` when ``log``."""
+@functools.partial(jax.jit, static_argnames="log")
+def _edge_panel_rule(edges, nodes, weights, log: bool):
+    return _panel_nodes(jnp.log(edges) if log else edges, nodes, weights, log)
+
+
+@functools.partial(jax.jit, static_argnames=("panels", "log"))
+def _equal_panel_rule(a, b, nodes, weights, panels: int, log: bool):
+    lo, hi = (jnp.log(a), jnp.log(b)) if log else (a, b)
+    return _panel_nodes(lo + (hi - lo) * jnp.linspace(0.0, 1.0, panels + 1), nodes, weights, log)
+
+
+@functools.partial(jax.jit, static_argnames="log")
+def _uniform_rule(a, b, pattern, log: bool):
+    """Evenly spaced samples (in ``ln x`` when ``log``) with weights ``h * pattern``."""
+    lo, hi = (jnp.log(a), jnp.log(b)) if log else (a, b)
+    count = pattern.shape[0]
+    t = lo + (hi - lo) * jnp.linspace(0.0, 1.0, count)
+    return _to_x(t, (hi - lo) / (count - 1) * pattern, log)
+
+
+def _check_interval(a, b, log: bool) -> None:
     for value, name in ((a, "a"), (b, "b")):
         if np.ndim(value) != 0:
             raise ValueError(
@@ -125,9 +151,6 @@ def _interval(a, b, log: bool):
             )
         if log:
             _check_positive_end(value, name)
-    a = jnp.asarray(a, dtype=float_dtype())
-    b = jnp.asarray(b, dtype=float_dtype())
-    return (jnp.log(a), jnp.log(b)) if log else (a, b)
 
 
 def gl_rule(a, b, n: int, *, log: bool = False, panels: int = 1):
@@ -150,31 +173,25 @@ def gl_rule(a, b, n: int, *, log: bool = False, panels: int = 1):
     """
     nodes, weights = gauss_legendre(n)
     panels = _check_count(panels, "panels")
-    a, b = _interval(a, b, log)
-    t_edges = a + (b - a) * jnp.linspace(0.0, 1.0, panels + 1)
-    return _composite(t_edges, nodes, weights, log)
+    _check_interval(a, b, log)
+    a, b = jnp.asarray(a, dtype=float_dtype()), jnp.asarray(b, dtype=float_dtype())
+    return _equal_panel_rule(a, b, nodes, weights, panels, log)
 
 
 def _sampled_rule(a, b, n: int, rule: str, log: bool):
-    """Uniform-grid (in ``x`` or ``ln x``) nodes and weights of composite Simpson/trapezoid."""
+    """Nodes and weights of composite Simpson/trapezoid on ``n`` evenly spaced samples."""
     n = _check_count(n, "n", minimum=3 if rule == "simpson" else 2)
     if rule == "simpson" and n % 2 == 0:
         raise ValueError(f"n must be odd for rule='simpson' (pairs of intervals), got {n}")
-    a, b = _interval(a, b, log)
-    t = a + (b - a) * jnp.linspace(0.0, 1.0, n)
-    h = (b - a) / (n - 1)
+    _check_interval(a, b, log)
+    pattern = np.ones(n)
     if rule == "simpson":
-        pattern = np.ones(n)
         pattern[1:-1:2], pattern[2:-1:2] = 4.0, 2.0
-        w = h / 3.0 * pattern
+        pattern /= 3.0
     else:
-        pattern = np.ones(n)
         pattern[[0, -1]] = 0.5
-        w = h * pattern
-    if log:
-        x = jnp.exp(t)
-        return x, w * x
-    return t, w
+    a, b = jnp.asarray(a, dtype=float_dtype()), jnp.asarray(b, dtype=float_dtype())
+    return _uniform_rule(a, b, pattern, log)
 
 
 def integrate(
@@ -221,6 +238,7 @@ def _prepare_samples(y, x, axis: int):
     return y, x
 
 
+@functools.partial(jax.jit, static_argnames="axis")
 def trapezoid(y, x, axis: int = -1):
     """Composite trapezoid rule over samples ``y`` at (any, possibly non-uniform) ``x``.
 
@@ -237,6 +255,7 @@ def trapezoid(y, x, axis: int = -1):
     return jnp.sum(jnp.diff(x, axis=-1) * 0.5 * (y[..., 1:] + y[..., :-1]), axis=-1)
 
 
+@functools.partial(jax.jit, static_argnames="axis")
 def simpson(y, x, axis: int = -1):
     """Composite Simpson 1/3 rule over an odd number of samples, uniform or not in ``x``.
 

@@ -1,13 +1,12 @@
 """Tests of jaxfit.core.likelihood against numpy linear algebra and brute-force minimisation."""
 
-import jaxfit  # noqa: F401  (switches on float64)
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize
 
+import jaxfit  # noqa: F401  (switches on float64)
 from jaxfit.core import likelihood as lk
 
 N = 12
@@ -148,11 +147,12 @@ def test_grad_of_profiled_chi2(problem, kind):
     def template(centre):
         return jnp.exp(-(((x - centre) / 0.2) ** 2)) + 0.1
 
+    @jax.jit
     def profiled(centre):
         return lk.profile_scale(template(centre), d, **errors)[1]
 
     centre, h = 0.5, 1e-5
-    grad = jax.grad(profiled)(centre)
+    grad = jax.jit(jax.grad(profiled))(centre)
     fd = (profiled(centre + h) - profiled(centre - h)) / (2.0 * h)
     assert _rel(grad, fd) < 1e-7
 

@@ -1,0 +1,90 @@
+"""The ``jaxfit`` command: global options, ``demo``, and one group per physics domain."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+import jaxfit
+from jaxfit.core.progress import set_quiet
+
+app = typer.Typer(
+    help="jaxfit: batched, differentiable fits for research physics (CPU or GPU).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+STATE = {"quiet": False}
+
+
+def _version(value: bool):
+    if value:
+        import jax
+
+        console.print(f"jaxfit {jaxfit.__version__} (jax {jax.__version__})")
+        raise typer.Exit()
+
+
+def select_device(device: str | None) -> None:
+    """Pin JAX to ``cpu`` or ``gpu`` before any computation (None: JAX's default)."""
+    import jax
+
+    if device is None:
+        return
+    if device not in ("cpu", "gpu"):
+        raise typer.BadParameter(f"--device must be 'cpu' or 'gpu', got {device!r}")
+    if device == "cpu":
+        jax.config.update("jax_platforms", "cpu")
+        return
+    try:
+        jax.devices("gpu")
+    except RuntimeError:
+        raise typer.BadParameter(
+            f"--device gpu: JAX sees no GPU on this machine (backend: {jax.default_backend()}); "
+            "install a CUDA build of jaxlib (pip install 'jax[cuda12]') or use --device cpu"
+        ) from None
+    jax.config.update("jax_platforms", "cuda")
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summaries."),
+    device: str = typer.Option(None, "--device", help="cpu or gpu (default: JAX's choice)."),
+):
+    """Global options apply to every command."""
+    STATE["quiet"] = quiet
+    set_quiet(quiet)
+    select_device(device)
+
+
+def say(message: str) -> None:
+    """Print a human summary line unless --quiet."""
+    if not STATE["quiet"]:
+        console.print(message)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("jaxfit-results/demo"), "--out", help="Results folder."),
+):
+    """Run the tour on embedded data and write a results folder with an HTML index."""
+    from jaxfit.cli import tour
+    from jaxfit.core.report import write_index
+
+    start = time.perf_counter()
+    parts = [tour]
+    sections, provenance = [], {}
+    for part in parts:
+        result = part.run(out, quiet=STATE["quiet"])
+        sections.append(result["section"])
+        provenance[part.__name__.rsplit(".", 1)[-1]] = result["provenance"]
+        for line in result["summary"]:
+            say(line)
+    index = write_index(out / "index.html", "jaxfit demo", sections, provenance)
+    say(f"demo finished in {time.perf_counter() - start:.1f} s; open {index}")
