@@ -1,0 +1,1 @@
+"""Cosmology: LCDM and PBUF backgrounds, CMB distance priors, BAO, SN, a parameter store."""

@@ -1,0 +1,63 @@
+"""The jaxfit command: global options and the demo's results folder."""
+
+import json
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import jaxfit
+from jaxfit.cli import tour
+from jaxfit.cli.main import app
+
+runner = CliRunner()
+
+
+def test_help_lists_commands_and_global_options():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for word in ("demo", "--quiet", "--device", "--version"):
+        assert word in result.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert f"jaxfit {jaxfit.__version__}" in result.output
+
+
+def test_bad_device_is_named():
+    result = runner.invoke(app, ["--device", "tpu9", "demo", "--help"])
+    assert result.exit_code != 0
+    assert "--device" in result.output
+
+
+@pytest.mark.skipif(jax.default_backend() == "gpu", reason="checks the no-GPU message")
+def test_gpu_request_without_gpu_says_so():
+    result = runner.invoke(app, ["--device", "gpu", "demo", "--help"])
+    assert result.exit_code != 0
+    assert "no GPU" in result.output
+
+
+@pytest.mark.slow
+def test_demo_writes_results_and_recovers_the_truth(tmp_path):
+    result = runner.invoke(app, ["--quiet", "demo", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "index.html").read_text().count("<img") >= 3
+    fit = json.loads((tmp_path / "core" / "fit.json").read_text())
+    for png in ("fit.png", "profile_mu.png", "profile_mu_s.png"):
+        assert (tmp_path / "core" / png).stat().st_size > 10_000
+    # the truth lies within 3 sigma (Hessian) of the best fit for every parameter
+    for name, truth in tour.TRUTH.items():
+        if name in fit["fit"]["x"]:
+            error = fit["uncertainty"]["errors"][name]
+            assert abs(fit["fit"]["x"][name] - truth) < 3 * error, name
+    # for this nearly linear problem the profile interval matches the Hessian error (10%)
+    profile = json.loads((tmp_path / "core" / "profile_mu.json").read_text())
+    low, high = profile["interval_1sigma"]["low"], profile["interval_1sigma"]["high"]
+    np.testing.assert_allclose((high - low) / 2, fit["uncertainty"]["errors"]["mu"], rtol=0.1)
+    starts = pd.read_csv(tmp_path / "core" / "starts.csv")
+    assert len(starts) == 32
+    assert fit["provenance"]["dtype"] == "float64"
