@@ -69,22 +69,34 @@ def say(message: str) -> None:
         console.print(message)
 
 
+def _core_tour(out, quiet):
+    from jaxfit.cli import tour
+
+    return tour.run(out, quiet)
+
+
+# name -> run(outdir, quiet) -> {"section", "summary", "provenance"}; domains add theirs
+DEMO_PARTS = {"core": _core_tour}
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("jaxfit-results/demo"), "--out", help="Results folder."),
 ):
     """Run the tour on embedded data and write a results folder with an HTML index."""
-    from jaxfit.cli import tour
     from jaxfit.core.report import write_index
 
     start = time.perf_counter()
-    parts = [tour]
     sections, provenance = [], {}
-    for part in parts:
-        result = part.run(out, quiet=STATE["quiet"])
+    for name, run in DEMO_PARTS.items():
+        result = run(out, quiet=STATE["quiet"])
         sections.append(result["section"])
-        provenance[part.__name__.rsplit(".", 1)[-1]] = result["provenance"]
+        provenance[name] = result["provenance"]
         for line in result["summary"]:
             say(line)
     index = write_index(out / "index.html", "jaxfit demo", sections, provenance)
     say(f"demo finished in {time.perf_counter() - start:.1f} s; open {index}")
+
+
+# domain command groups register themselves on `app`
+from jaxfit.cli import cosmo  # noqa: E402, F401

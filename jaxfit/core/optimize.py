@@ -126,6 +126,7 @@ class SolveOutput(NamedTuple):
     grad_norm: jax.Array  # max |grad| in unconstrained space
     n_iter: jax.Array
     status: jax.Array
+    n_fev: jax.Array  # objective evaluations (value and gradient together count once)
 
 
 @dataclasses.dataclass
@@ -139,6 +140,7 @@ class FitResult:
         status: code of the best start (see ``STATUS_MESSAGES``).
         message: human-readable status.
         n_iter: iterations (generations for DE) of the best start.
+        n_fev: objective evaluations summed over all starts (the cost of the fit).
         method: the method used.
         grad_norm: max |gradient| in unconstrained space at ``x``.
         free_names: names of the free parameters, in ``x_free`` order.
@@ -153,6 +155,7 @@ class FitResult:
     status: int
     message: str
     n_iter: int
+    n_fev: int
     method: str
     grad_norm: float
     free_names: tuple[str, ...]
@@ -178,6 +181,7 @@ class FitResult:
             "status": self.status,
             "message": self.message,
             "n_iter": self.n_iter,
+            "n_fev": self.n_fev,
             "method": self.method,
             "grad_norm": self.grad_norm,
             "free_names": list(self.free_names),
@@ -213,7 +217,9 @@ def _iterate(step, state0, f_u, u0, opts: SolverOptions) -> SolveOutput:
         return (carry["status"] == running) & (carry["it"] < opts.maxiter)
 
     def body(carry):
-        u_new, state_new, f_new, g_new = step(carry["u"], carry["state"], carry["f"], carry["g"])
+        u_new, state_new, f_new, g_new, evals = step(
+            carry["u"], carry["state"], carry["f"], carry["g"]
+        )
         ok = jnp.isfinite(f_new) & jnp.all(jnp.isfinite(g_new))
         scale = jnp.maximum(1.0, jnp.abs(f_new))
         small = jnp.where(jnp.abs(carry["f"] - f_new) <= opts.ftol * scale, carry["small"] + 1, 0)
@@ -228,6 +234,7 @@ def _iterate(step, state0, f_u, u0, opts: SolverOptions) -> SolveOutput:
             "f": keep(f_new, carry["f"]),
             "g": keep(g_new, carry["g"]),
             "it": carry["it"] + 1,
+            "nfev": carry["nfev"] + evals,
             "small": small,
             "status": status,
         }
@@ -236,11 +243,12 @@ def _iterate(step, state0, f_u, u0, opts: SolverOptions) -> SolveOutput:
     status0 = jnp.where(
         ~finite0, 3, jnp.where(jnp.max(jnp.abs(g0), initial=0.0) <= opts.gtol * scale0, 0, running)
     )
-    carry = {"u": u0, "state": state0, "f": f0, "g": g0, "it": 0, "small": 0, "status": status0}
+    carry = {"u": u0, "state": state0, "f": f0, "g": g0, "it": 0, "nfev": 1, "small": 0,
+             "status": status0}
     carry = jax.lax.while_loop(cond, body, carry)
     status = jnp.where(carry["status"] == running, 2, carry["status"])
     gnorm = jnp.max(jnp.abs(carry["g"]), initial=0.0)
-    return SolveOutput(carry["u"], carry["f"], gnorm, carry["it"], status)
+    return SolveOutput(carry["u"], carry["f"], gnorm, carry["it"], status, carry["nfev"])
 
 
 def _lbfgs(f_u, u0, opts: SolverOptions) -> SolveOutput:
@@ -250,8 +258,10 @@ def _lbfgs(f_u, u0, opts: SolverOptions) -> SolveOutput:
     def step(u, state, f, g):
         updates, state = opt.update(g, state, u, value=f, grad=g, value_fn=f_u)
         u = optax.apply_updates(u, updates)
+        # the line search already evaluated the accepted point, which value_and_grad reuses
         f, g = value_and_grad(u, state=state)
-        return u, state, f, g
+        evals = optax.tree_utils.tree_get(state, "num_linesearch_steps")
+        return u, state, f, g, evals
 
     return _iterate(step, opt.init(u0), f_u, u0, opts)
 
@@ -269,7 +279,7 @@ def _adam(f_u, u0, opts: SolverOptions) -> SolveOutput:
         updates, state = opt.update(g, state, u)
         u = optax.apply_updates(u, updates)
         f, g = value_and_grad(u)
-        return u, state, f, g
+        return u, state, f, g, 1
 
     return _iterate(step, opt.init(u0), f_u, u0, opts)
 
@@ -326,7 +336,8 @@ def _de(f_u, spec: ParamSpec, u0, key, opts: SolverOptions) -> SolveOutput:
     u_best = to_u(pop[jnp.argmin(fit)])
     f_best, g_best = jax.value_and_grad(f_u)(u_best)
     status = jnp.where(jnp.isfinite(f_best), jnp.where(converged(fit), 1, 2), 3)
-    out = SolveOutput(u_best, f_best, jnp.max(jnp.abs(g_best)), gen, status)
+    n_fev = n_pop * (gen + 1) + 1
+    out = SolveOutput(u_best, f_best, jnp.max(jnp.abs(g_best)), gen, status, n_fev)
     if opts.polish:
         polished = _lbfgs(f_u, u_best, opts)
         better = jnp.isfinite(polished.fun) & (polished.fun <= f_best)
@@ -336,6 +347,7 @@ def _de(f_u, spec: ParamSpec, u0, key, opts: SolverOptions) -> SolveOutput:
             jnp.where(better, polished.grad_norm, out.grad_norm),
             gen,
             jnp.where(better & (polished.status <= 1), polished.status, status),
+            n_fev + polished.n_fev,
         )
     return out
 
@@ -393,7 +405,9 @@ def solve_batch(
         )
         finite = np.isfinite(values)
         zeros = np.zeros(len(x0), dtype=np.int64)
-        return SolveOutput(x0, values, np.zeros(len(x0)), zeros, np.where(finite, 0, 3))
+        return SolveOutput(
+            x0, values, np.zeros(len(x0)), zeros, np.where(finite, 0, 3), zeros + 1
+        )
     u0 = np.clip(np.asarray(jax.vmap(spec.to_unconstrained)(x0)), -U_START_MAX, U_START_MAX)
     keys = jax.random.split(jax.random.key(seed), len(x0))
     solve = make_solver(fun, spec, method, options)
@@ -556,6 +570,7 @@ def _fit_result(spec, method, x_starts, out: SolveOutput, fixed, multi: bool) ->
                 "status": out.status,
                 "success": np.isin(out.status, SUCCESS_STATUS),
                 "n_iter": out.n_iter,
+                "n_fev": out.n_fev,
             }
         )
         starts.index.name = "start"
@@ -566,6 +581,7 @@ def _fit_result(spec, method, x_starts, out: SolveOutput, fixed, multi: bool) ->
         status=status,
         message=STATUS_MESSAGES[status],
         n_iter=int(out.n_iter[best]),
+        n_fev=int(np.sum(out.n_fev)),
         method=method,
         grad_norm=float(out.grad_norm[best]),
         free_names=spec.free_names,
@@ -613,4 +629,5 @@ def _scipy_lbfgsb(fun, spec: ParamSpec, x0, fixed, opts: SolverOptions) -> Solve
         np.array([np.max(np.abs(projected), initial=0.0)]),
         np.array([res.nit]),
         np.array([status]),
+        np.array([res.nfev]),
     )

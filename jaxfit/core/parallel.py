@@ -52,7 +52,10 @@ def init_distributed(coordinator_address: str, num_processes: int, process_id: i
 
 
 def _batch_size(tree) -> int:
-    sizes = {int(np.shape(leaf)[0]) for leaf in jax.tree_util.tree_leaves(tree)}
+    leaves = jax.tree_util.tree_leaves(tree)
+    if any(np.ndim(leaf) == 0 for leaf in leaves):
+        raise ValueError("every batched input needs a leading batch axis; got a scalar")
+    sizes = {int(np.shape(leaf)[0]) for leaf in leaves}
     if len(sizes) != 1:
         raise ValueError(f"all batched inputs need the same leading size, got {sorted(sizes)}")
     return sizes.pop()

@@ -351,14 +351,13 @@ def scan(
     converged = np.isin(out.status, SUCCESS_STATUS).reshape(n_points, n_s).sum(axis=1)
 
     fit = None
-    if global_fit and profile:
+    if global_fit and profile and all(len(a) > 1 for a in axes):
         outer = spec
         for name, values in zip(names, axes, strict=True):
             default = float(np.clip(spec[name].default, values[0], values[-1]))
             outer = outer.replace(name, lower=values[0], upper=values[-1], default=default)
-        if len(axes[0]) > 1 and (len(axes) == 1 or len(axes[1]) > 1):
-            fit = minimize(fun, outer, method="lbfgs", n_starts=n_starts, sampler=sampler,
-                           seed=seed, progress=False, **options)
+        fit = minimize(fun, outer, method="lbfgs", n_starts=n_starts, sampler=sampler,
+                       seed=seed, progress=False, **options)
     return ScanResult(
         names=names,
         axes=axes,

@@ -1,0 +1,286 @@
+"""Objectives and the optimisation system of the cosmo domain (seed 004's design).
+
+:func:`make_objective` turns a model and loaded data sets into one pure JAX chi2 of a
+parameter dict; :func:`optimize_parameters` fits chosen parameters with
+:func:`jaxfit.core.optimize.minimize`, attaches Hessian errors (naming the directions the
+data leave unconstrained), and stores the best fit as the model's new defaults unless it is
+a dry run or the fit failed.
+
+Injection rule: every fit starts from ``store.get_model_defaults(model)``, never from
+literals; the model registry's values are only the store's built-ins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jaxfit.core.optimize import minimize
+from jaxfit.core.provenance import package_versions, run_record
+from jaxfit.core.uncertainty import hessian_uncertainty
+from jaxfit.cosmo.data import (
+    BAOData,
+    CMBPriors,
+    SNData,
+    bao_chi2,
+    bao_model_vector,
+    cmb_chi2,
+    load_datasets,
+    sn_chi2,
+    sn_mu_model,
+)
+from jaxfit.cosmo.model import (
+    cmb_observables,
+    get_model,
+    hubble_distance,
+    r_drag,
+    transverse_comoving_distance,
+)
+from jaxfit.cosmo.store import OptimizedParameterStore
+
+# the seed's default optimisation lists
+DEFAULT_OPTIMIZE = {
+    "lcdm": ("H0", "Om0", "Obh2", "ns"),
+    "pbuf": ("H0", "Om0", "Obh2", "ns", "alpha", "Rmax", "eps0", "n_eps", "k_sat"),
+}
+# a free parameter closer than this fraction of its range to a bound "reached" it
+BOUND_FRACTION = 1e-6
+
+
+def make_objective(model: str, datasets: Mapping, rd_method: str = "aubourg") -> Callable:
+    """chi2(p) summed over ``datasets`` (``{"kind:name": CMBPriors | BAOData | SNData}``)."""
+    parts = make_parts(model, datasets, rd_method)
+
+    def chi2(p):
+        return sum(part(p) for part in parts.values())
+
+    return chi2
+
+
+def make_parts(model: str, datasets: Mapping, rd_method: str = "aubourg") -> dict:
+    """``{"kind:name": chi2_part(p)}``: one pure JAX chi2 per data set."""
+    get_model(model)
+    parts = {}
+    for key, data in datasets.items():
+        if isinstance(data, CMBPriors):
+            parts[key] = lambda p, d=data: cmb_chi2(cmb_observables(p, model), d)
+        elif isinstance(data, BAOData):
+            parts[key] = lambda p, d=data: _bao_part(p, d, model, rd_method)
+        elif isinstance(data, SNData):
+            parts[key] = lambda p, d=data: sn_chi2(
+                sn_mu_model(transverse_comoving_distance(d.z, p, model), d.zhel), d
+            )
+        else:
+            raise TypeError(f"data set {key!r}: unsupported type {type(data).__name__}")
+    return parts
+
+
+def _bao_part(p, bao: BAOData, model: str, rd_method: str):
+    z = np.asarray(bao.z)
+    vector = bao_model_vector(
+        bao.quantity,
+        z,
+        transverse_comoving_distance(z, p, model),
+        hubble_distance(z, p, model),
+        rd=r_drag(p, model, rd_method),
+        rd_fid=bao.rd_fid,
+    )
+    return bao_chi2(vector, bao)
+
+
+@dataclasses.dataclass
+class OptimizationResult:
+    """The seed's OptimizationResult, plus errors and the full parameter set."""
+
+    model: str
+    optimized_params: dict[str, float]
+    starting_params: dict[str, float]
+    final_chi2: float
+    chi2_improvement: float
+    convergence_status: str
+    n_function_evaluations: int
+    optimization_time: float
+    bounds_reached: list[str]
+    optimizer_info: dict[str, str]
+    covariance_scaling: float
+    metadata: dict
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def optimize_parameters(
+    model: str,
+    datasets: str | Sequence[str] = "cmb",
+    optimize_params: Sequence[str] | None = None,
+    starting_values: Mapping[str, float] | None = None,
+    *,
+    frozen: Sequence[str] = (),
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    cov_scale: float = 1.0,
+    method: str = "lbfgs",
+    n_starts: int = 16,
+    seed: int = 0,
+    store: OptimizedParameterStore | None = None,
+    warm_start: bool = False,
+    dry_run: bool = False,
+    data_dir=None,
+    rd_method: str = "aubourg",
+    progress: bool = True,
+) -> OptimizationResult:
+    """Fit ``optimize_params`` of ``model`` to ``datasets`` and store the result.
+
+    Args:
+        model: a name from :data:`jaxfit.cosmo.model.MODELS`.
+        datasets: selection such as ``"cmb,bao"`` (:func:`jaxfit.cosmo.data.parse_datasets`).
+        optimize_params: parameters to fit (default: the seed's list for the model).
+        starting_values: overrides of the stored defaults (validated against the bounds).
+        frozen: parameters held fixed even if listed in ``optimize_params``.
+        bounds: ``{name: (lower, upper)}`` narrower than the model's bounds.
+        cov_scale: multiplies the CMB covariance.
+        method, n_starts, seed: passed to :func:`jaxfit.core.optimize.minimize`.
+        store: the parameter store (default: the user's store, see store.resolve_store_dir).
+        warm_start: start from the stored optimum if it is younger than 24 h.
+        dry_run: compute everything, write nothing.
+        data_dir: folder with cobaya ``bao_data``/``sn_data`` (None: packaged data only).
+        rd_method: ``"aubourg"`` (default) or ``"eh98"``.
+    """
+    cosmo = get_model(model)
+    store = OptimizedParameterStore() if store is None else store
+    optimize_params = list(optimize_params or DEFAULT_OPTIMIZE.get(model, cosmo.spec.free_names))
+    cosmo.spec.check_names(list(optimize_params) + list(frozen) + list(bounds or {}))
+    free = [n for n in optimize_params if n not in set(frozen)]
+    if not free:
+        raise ValueError("no parameter left to optimise (all frozen)")
+
+    start = dict(store.get_model_defaults(model))
+    warm = store.get_warm_start_params(model) if warm_start else None
+    if warm:
+        start.update(warm)
+    start.update(cosmo.spec.validate(starting_values or {}))
+    spec = cosmo.spec.with_defaults(start).free_only(free)
+    for name, (lower, upper) in (bounds or {}).items():
+        spec = spec.replace(name, lower=float(lower), upper=float(upper))
+
+    loaded = load_datasets(datasets, data_dir=data_dir, cov_scale=cov_scale)
+    chi2 = make_objective(model, loaded, rd_method)
+    chi2_start = float(chi2(spec.unpack(spec.pack())))
+    if not np.isfinite(chi2_start):
+        raise ValueError(f"chi2 at the starting values is not finite ({chi2_start}): {start}")
+
+    t0 = time.perf_counter()
+    fit = minimize(chi2, spec, method=method, n_starts=n_starts, seed=seed, progress=progress)
+    elapsed = time.perf_counter() - t0
+    errors = hessian_uncertainty(chi2, spec, fit.x)
+    reached = [
+        n
+        for n, lo, hi in zip(spec.free_names, spec.lower, spec.upper, strict=True)
+        if min(fit.x[n] - lo, hi - fit.x[n]) <= BOUND_FRACTION * (hi - lo)
+    ]
+    library = "scipy" if method == "scipy-lbfgsb" else "optax"
+    optimizer_info = {
+        "method": method,
+        "library": library,
+        "version": package_versions().get(library) or "",
+        "n_starts": str(fit.n_starts),
+    }
+    status = "success" if fit.success else "failed"
+    source = "+".join(k for k in loaded)
+    metadata = {
+        "cmb_optimized": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "source_dataset": source,
+        "datasets": list(loaded),
+        "optimized_params": free,
+        "final_chi2": fit.fun,
+        "chi2_improvement": chi2_start - fit.fun,
+        "chi2_parts": {k: float(f(fit.x)) for k, f in make_parts(model, loaded, rd_method).items()},
+        "convergence_status": status,
+        "convergence_message": fit.message,
+        "optimizer_info": optimizer_info,
+        "covariance_scaling": float(cov_scale),
+        "rd_method": rd_method,
+        "errors": {n: errors.errors[n] for n in free},
+        "unconstrained": list(errors.unconstrained),
+        "correlation": errors.correlation,
+        "warm_start_used": bool(warm),
+        "provenance": run_record(seeds={"starts": seed}, timings={"fit_s": elapsed}),
+    }
+    result = OptimizationResult(
+        model=model,
+        optimized_params={n: fit.x[n] for n in free},
+        starting_params={n: start[n] for n in free},
+        final_chi2=fit.fun,
+        chi2_improvement=chi2_start - fit.fun,
+        convergence_status=status,
+        n_function_evaluations=fit.n_fev,
+        optimization_time=elapsed,
+        bounds_reached=reached,
+        optimizer_info=optimizer_info,
+        covariance_scaling=float(cov_scale),
+        metadata=metadata,
+    )
+    if fit.success and not dry_run:
+        store.update_model_defaults(model, result.optimized_params, metadata)
+    return result
+
+
+# ------------------------------------------------------------------------- config files
+CONFIG_KEYS = {
+    "optimize_parameters": list,
+    "frozen_parameters": list,
+    "use_precomputed": bool,
+    "save_results": bool,
+    "convergence_tolerance": (int, float),
+    "covariance_scaling": (int, float),
+    "warm_start": bool,
+    "dry_run": bool,
+}
+TOP_KEYS = ("optimization", "parameter_overrides", "model", "datasets")
+
+
+def load_config(path) -> dict:
+    """Read and validate a JSON config in the seed's format.
+
+    Accepted top-level keys: ``optimization`` (keys of :data:`CONFIG_KEYS`),
+    ``parameter_overrides`` ({name: value}), and jaxfit's ``model`` and ``datasets``.
+
+    Raises:
+        ValueError: unreadable JSON, unknown keys, or values of the wrong type (the message
+            names the file and the key).
+    """
+    path = Path(path)
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file {path} does not exist") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"config file {path}: not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"config file {path}: expected a JSON object at the top level")
+    unknown = [k for k in config if k not in TOP_KEYS]
+    if unknown:
+        raise ValueError(f"config file {path}: unknown keys {unknown}; valid: {list(TOP_KEYS)}")
+    options = config.get("optimization", {})
+    if not isinstance(options, dict):
+        raise ValueError(f"config file {path}: 'optimization' must be an object")
+    for key, value in options.items():
+        if key not in CONFIG_KEYS:
+            raise ValueError(
+                f"config file {path}: unknown optimization key {key!r}; valid: {list(CONFIG_KEYS)}"
+            )
+        if not isinstance(value, CONFIG_KEYS[key]) or (
+            CONFIG_KEYS[key] is not bool and isinstance(value, bool)
+        ):
+            raise ValueError(f"config file {path}: optimization.{key} has the wrong type")
+    overrides = config.get("parameter_overrides", {})
+    if not isinstance(overrides, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in overrides.values()
+    ):
+        raise ValueError(f"config file {path}: parameter_overrides must map names to numbers")
+    return config
