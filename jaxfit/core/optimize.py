@@ -358,7 +358,8 @@ def make_solver(fun: Callable, spec: ParamSpec, method: str, options: SolverOpti
 
     ``u0`` is the start in unconstrained space, ``fixed`` the frozen parameters' values,
     ``key`` a PRNG key (used by DE only). The returned ``x`` is constrained. Cached on
-    (fun, spec, method, options), so repeated fits of one objective compile once.
+    (fun, spec, method, options); callers pass ``spec.skeleton()`` so repeated fits of one
+    objective compile once whatever their starting values.
     """
     f_u = objective_in_u(fun, spec)
 
@@ -410,7 +411,7 @@ def solve_batch(
         )
     u0 = np.clip(np.asarray(jax.vmap(spec.to_unconstrained)(x0)), -U_START_MAX, U_START_MAX)
     keys = jax.random.split(jax.random.key(seed), len(x0))
-    solve = make_solver(fun, spec, method, options)
+    solve = make_solver(fun, spec.skeleton(), method, options)
     out = map_batched(
         _with_key_data(solve),
         (u0, fixed, np.asarray(jax.random.key_data(keys))),

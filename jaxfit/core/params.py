@@ -168,6 +168,17 @@ class ParamSpec:
             params.append(p)
         return ParamSpec(params)
 
+    def skeleton(self) -> ParamSpec:
+        """The same names, bounds and frozen flags with canonical defaults.
+
+        Compiled solvers depend only on this structure (frozen values are passed as
+        arguments), so caching them on the skeleton lets fits that differ only in their
+        starting values reuse one compilation.
+        """
+        return ParamSpec(
+            dataclasses.replace(p, default=min(max(0.0, p.lower), p.upper)) for p in self.params
+        )
+
     def free_only(self, names: Iterable[str]) -> ParamSpec:
         """A new spec in which exactly ``names`` are free and every other parameter frozen."""
         names = list(names)

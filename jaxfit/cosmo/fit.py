@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -168,8 +169,7 @@ def optimize_parameters(
     for name, (lower, upper) in (bounds or {}).items():
         spec = spec.replace(name, lower=float(lower), upper=float(upper))
 
-    loaded = load_datasets(datasets, data_dir=data_dir, cov_scale=cov_scale)
-    chi2 = make_objective(model, loaded, rd_method)
+    loaded, chi2 = _objective(model, datasets, data_dir, float(cov_scale), rd_method)
     chi2_start = float(chi2(spec.unpack(spec.pack())))
     if not np.isfinite(chi2_start):
         raise ValueError(f"chi2 at the starting values is not finite ({chi2_start}): {start}")
@@ -228,6 +228,19 @@ def optimize_parameters(
     if fit.success and not dry_run:
         store.update_model_defaults(model, result.optimized_params, metadata)
     return result
+
+
+def _objective(model, datasets, data_dir, cov_scale, rd_method):
+    """Loaded data and chi2, cached so a repeated fit reuses its compiled solver."""
+    datasets = ",".join(datasets) if not isinstance(datasets, str) else datasets
+    data_dir = None if data_dir is None else str(Path(data_dir).resolve())
+    return _cached_objective(model, datasets, data_dir, cov_scale, rd_method)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_objective(model, datasets, data_dir, cov_scale, rd_method):
+    loaded = load_datasets(datasets, data_dir=data_dir, cov_scale=cov_scale)
+    return loaded, make_objective(model, loaded, rd_method)
 
 
 # ------------------------------------------------------------------------- config files
