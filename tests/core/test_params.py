@@ -275,6 +275,20 @@ def test_freeze_free_only_replace_with_defaults():
         SPEC.with_defaults({"both": -2.0})
 
 
+def test_skeleton_keeps_structure_with_canonical_defaults():
+    skeleton = SPEC.skeleton()
+    assert skeleton.names == SPEC.names and skeleton.frozen_names == SPEC.frozen_names
+    np.testing.assert_array_equal(skeleton.lower, SPEC.lower)
+    np.testing.assert_array_equal(skeleton.upper, SPEC.upper)
+    # 0 clipped into the bounds
+    assert skeleton.defaults == {"both": 0.0, "low": 1.0, "high": -0.5, "free": 0.0,
+                                 "frozen": 0.0}
+    moved = SPEC.with_defaults({"both": 1.5, "low": 9.0, "frozen": 2.0})
+    assert moved != SPEC and moved.skeleton() == skeleton
+    assert hash(moved.skeleton()) == hash(skeleton)
+    assert SPEC.replace("both", upper=3.0).skeleton() != skeleton
+
+
 def test_require_finite_bounds_names_the_offenders():
     with pytest.raises(
         ValueError,
