@@ -109,8 +109,11 @@ def test_failed_write_keeps_old_content(tmp_path, monkeypatch, failing):
 
 
 def test_failed_first_write_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(jio.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("x")))
-    with pytest.raises(OSError):
+    def fail(*args):
+        raise OSError("simulated failure")
+
+    monkeypatch.setattr(jio.os, "replace", fail)
+    with pytest.raises(OSError, match="simulated failure"):
         atomic_write_bytes(tmp_path / "new.bin", b"data")
     assert list(tmp_path.iterdir()) == []
 
