@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import numbers
 import warnings
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
@@ -62,6 +63,13 @@ SUCCESS_STATUS = (0, 1)
 # Starts are placed at most this far out in unconstrained space (about 3e-7 of the range
 # from a bound), so a start on a bound still feels a gradient.
 U_START_MAX = 15.0
+
+
+def positive_int(value, name: str) -> int:
+    """``value`` as an int >= 1 (numpy integers accepted, bools refused)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,8 +104,7 @@ class SolverOptions:
     polish: bool = True
 
     def __post_init__(self):
-        if not (isinstance(self.maxiter, int) and self.maxiter >= 1):
-            raise ValueError(f"maxiter must be a positive integer, got {self.maxiter!r}")
+        object.__setattr__(self, "maxiter", positive_int(self.maxiter, "maxiter"))
         for name in ("gtol", "ftol", "learning_rate", "de_tol"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -517,8 +524,7 @@ def minimize(
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     if spec.n_free == 0:
         raise ValueError("every parameter is frozen: there is nothing to minimise")
-    if not (isinstance(n_starts, int) and n_starts >= 1):
-        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+    n_starts = positive_int(n_starts, "n_starts")
     opts = SolverOptions.build(options)
     first = spec.pack(x0 or {})[None, :]
     if starts is not None:

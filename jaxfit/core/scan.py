@@ -34,6 +34,7 @@ from jaxfit.core.optimize import (
     FitResult,
     SolverOptions,
     minimize,
+    positive_int,
     sample_starts,
     solve_batch,
 )
@@ -307,8 +308,7 @@ def scan(
     """
     names, axes = _check_grid(spec, grid)
     opts = SolverOptions.build(options)
-    if not (isinstance(n_starts, int) and n_starts >= 1):
-        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+    n_starts = positive_int(n_starts, "n_starts")
     inner = spec.freeze(names) if profile else spec.freeze(spec.names)
     shape = tuple(len(a) for a in axes)
     mesh = np.meshgrid(*axes, indexing="ij")
@@ -355,7 +355,8 @@ def scan(
         outer = spec
         for name, values in zip(names, axes, strict=True):
             default = float(np.clip(spec[name].default, values[0], values[-1]))
-            outer = outer.replace(name, lower=values[0], upper=values[-1], default=default)
+            outer = outer.replace(name, lower=values[0], upper=values[-1], default=default,
+                                  frozen=False)
         fit = minimize(fun, outer, method="lbfgs", n_starts=n_starts, sampler=sampler,
                        seed=seed, progress=False, **options)
     return ScanResult(

@@ -408,12 +408,6 @@ def test_minimize_bad_inputs_de_and_frozen():
                     progress=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: SolverOptions.__post_init__ and minimize/scan check isinstance(v, int), so "
-    "numpy integers are rejected with 'must be a positive integer, got np.int64(100)'",
-)
 def test_numpy_integer_counts_accepted():
     assert SolverOptions(maxiter=np.int64(100)).maxiter == 100
     res = minimize(bounded_quadratic, QUAD_SPEC, method="scipy-lbfgsb", n_starts=np.int64(1),

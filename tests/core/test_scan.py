@@ -160,12 +160,6 @@ def test_single_point_grid():
     assert res.global_fit is None and res.interval() == (None, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: scan() builds the global-fit spec with spec.replace(name, lower=, upper=), "
-    "which keeps frozen=True, so a scanned parameter frozen in the spec stays frozen at its "
-    "default in the global fit and chi2_min is not the minimum",
-)
 def test_profile_of_parameter_frozen_in_spec():
     """Scanning a parameter that the spec freezes: same profile, same anchor (the docstring:
     the global fit has 'the scanned parameters free within the grid range')."""

@@ -99,7 +99,7 @@ def _lcdm_fits(folder) -> dict:
     )
     sha_first = _sha256(store.path("lcdm"))
     second = optimize_parameters(
-        "lcdm", "cmb", LCDM_FIT, store=store, n_starts=4, cov_scale=4.0, dry_run=True,
+        "lcdm", "cmb", LCDM_FIT, store=store, n_starts=1, cov_scale=4.0, dry_run=True,
         progress=False,
     )
     return {
@@ -226,7 +226,7 @@ def test_cmb_lcdm_fit_matches_independent_scipy_fit(lcdm, scipy_fit):
 def test_jaxfit_chi2_equals_reference_chi2_at_the_independent_optimum(scipy_fit):
     reference, reference_chi2 = scipy_fit
     chi2 = make_objective("lcdm", load_datasets("cmb"))
-    value = float(chi2(_lcdm_point(**reference)))
+    value = float(jax.jit(chi2)(_lcdm_point(**reference)))
     # both are ~0 at this point (R, l_A matched), hence an absolute tolerance of 1e-6
     assert abs(value - reference_chi2) < 1e-6
     assert value < 1e-6
@@ -241,7 +241,7 @@ def test_cmb_chi2_at_planck2018_best_fit_equals_independent_evaluation():
         "ns": PLANCK18_BEST["ns"],
     }
     reference = _reference_chi2(**point)
-    value = float(_cmb_part()(_lcdm_point(**point)))
+    value = float(jax.jit(_cmb_part())(_lcdm_point(**point)))
     np.testing.assert_allclose(value, reference, rtol=1e-6)
     # NOT of order 1: the priors were derived with the full recombination history, while
     # z* here is Hu & Sugiyama's fit, which shifts l_A ~12 sigma high (302.56 vs 301.471);
@@ -336,11 +336,11 @@ def _failing_minimize(fun, spec, **kwargs):
 
 
 def test_failed_optimisation_does_not_change_the_store(lcdm, tmp_path, monkeypatch):
+    # (the CLI tests check that a failed fit into an empty store creates no file)
     folder = tmp_path / "store"
     shutil.copytree(lcdm["store"], folder)
     store = OptimizedParameterStore(folder)
     before = _sha256(store.path("lcdm"))
-    empty = OptimizedParameterStore(tmp_path / "empty")
     monkeypatch.setattr(fit_module, "minimize", _failing_minimize)
     result = optimize_parameters(
         "lcdm", "cmb", ["H0"], starting_values={"H0": 70.0}, store=store, n_starts=1,
@@ -352,9 +352,7 @@ def test_failed_optimisation_does_not_change_the_store(lcdm, tmp_path, monkeypat
     np.testing.assert_allclose(
         store.get_model_defaults("lcdm")["H0"], lcdm["first"].optimized_params["H0"], rtol=1e-12
     )
-    # also into an empty store: no file appears
-    optimize_parameters("lcdm", "cmb", ["H0"], store=empty, n_starts=1, progress=False)
-    assert not empty.path("lcdm").exists()
+    assert len(store.get_optimization_history("lcdm")) == 1
 
 
 # ------------------------------------------------------------ 5. PBUF unconstrained
@@ -444,7 +442,8 @@ def test_unknown_parameter_is_named_with_the_valid_ones(store):
 
 
 def test_starting_value_outside_bounds_is_refused(store):
-    with pytest.raises(ValueError, match=r"'H0': value 500.0 is outside its bounds \[20.0, 150.0\]"):
+    expected = r"'H0': value 500.0 is outside its bounds \[20.0, 150.0\]"
+    with pytest.raises(ValueError, match=expected):
         optimize_parameters(
             "lcdm", "cmb", ["H0"], starting_values={"H0": 500}, store=store, progress=False
         )

@@ -1,0 +1,300 @@
+"""Tests of the ``jaxfit cosmo`` commands (fit and its research aliases, store show /
+history / export / check) through typer's CliRunner.
+
+The main fit runs once per test session (:func:`_run_once`, shared across pytest-xdist
+workers) into a store under pytest's temporary directory; every command gets ``--store``,
+so the user's store is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import filelock
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import jaxfit.cosmo.fit as fit_module
+from jaxfit.cli.main import app
+from jaxfit.core.optimize import STATUS_MESSAGES, FitResult
+from jaxfit.cosmo.model import get_model
+from jaxfit.cosmo.store import OptimizedParameterStore
+
+runner = CliRunner()
+# a wide console, so that rich does not wrap the summary lines
+ENV = {"COLUMNS": "250"}
+LCDM_FIT = ["H0", "Om0", "Obh2", "ns"]
+# Planck 2018 VI (arXiv:1807.06209), Table 2, TT,TE,EE+lowE+lensing: mean and 1 sigma
+PLANCK18_H0, PLANCK18_H0_SIGMA = 67.36, 0.54
+PLANCK18_OM0, PLANCK18_OM0_SIGMA = 0.3153, 0.0073
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], env=ENV)
+
+
+def flat(text: str) -> str:
+    """The output with every run of whitespace (line wraps included) as one space."""
+    return " ".join(text.split())
+
+
+def _run_once(tmp_path_factory, name: str, compute) -> dict:
+    """Run ``compute(folder) -> dict`` once per test session, even under pytest-xdist
+    (the first worker computes under a file lock and writes JSON; the others read it)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    folder = base / f"shared-{name}"
+    payload = folder / "payload.json"
+    with filelock.FileLock(f"{folder}.lock"):
+        if not payload.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            payload.write_text(json.dumps(compute(folder)))
+    return json.loads(payload.read_text())
+
+
+def _cli_fit(folder) -> dict:
+    store, out = folder / "store", folder / "out"
+    result = invoke(
+        "cosmo", "fit", "--model", "lcdm", "--datasets", "cmb", "--store", store,
+        "--n-starts", 4, "--out", out,
+    )
+    return {
+        "exit_code": result.exit_code,
+        "output": result.output,
+        "exception": repr(result.exception),
+        "store": str(store),
+        "out": str(out),
+    }
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """``cosmo fit --model lcdm --datasets cmb --store S --n-starts 4 --out O``, once."""
+    run = _run_once(tmp_path_factory, "test_cli_cosmo-fit", _cli_fit)
+    assert run["exit_code"] == 0, run["output"] + run["exception"]
+    return run
+
+
+# ------------------------------------------------------------------------------ help
+def test_cosmo_help_lists_the_commands():
+    result = invoke("cosmo", "--help")
+    assert result.exit_code == 0, result.output
+    for command in ("fit", "fit-cmb", "fit-bao", "fit-sn", "fit-joint", "store"):
+        assert f" {command} " in flat(result.output), command
+    store_help = invoke("cosmo", "store", "--help")
+    assert store_help.exit_code == 0
+    for command in ("show", "history", "export", "check"):
+        assert f" {command} " in flat(store_help.output), command
+
+
+@pytest.mark.parametrize(
+    ("alias", "datasets"),
+    [("fit", "cmb"), ("fit-cmb", "cmb"), ("fit-bao", "bao"), ("fit-sn", "sn"),
+     ("fit-joint", "cmb,bao")],
+)
+def test_fit_aliases_default_to_their_datasets(alias, datasets):
+    result = invoke("cosmo", alias, "--help")
+    assert result.exit_code == 0, result.output
+    assert f"[default: {datasets}]" in flat(result.output)
+    for option in ("--optimize", "--config", "--cov-scale", "--dry-run", "--warm-start",
+                   "--frozen", "--store", "--out"):
+        assert option in result.output, option
+
+
+# ------------------------------------------------------------------------------- fit
+def test_fit_prints_the_result_and_writes_the_store(fitted):
+    store = OptimizedParameterStore(fitted["store"])
+    assert store.path("lcdm").exists()
+    defaults = store.get_model_defaults("lcdm")
+    text = flat(fitted["output"])
+    assert "lcdm on cmb:planck2018: chi2 = 0.0000" in text  # 4 parameters fit 4 priors
+    assert "success" in text and "stored as new defaults" in text
+    for name in LCDM_FIT:
+        # the printed line shows the stored value (format .8g)
+        assert f"{name} = {defaults[name]:.8g} +- " in text, name
+    assert abs(defaults["H0"] - PLANCK18_H0) < PLANCK18_H0_SIGMA
+    assert abs(defaults["Om0"] - PLANCK18_OM0) < PLANCK18_OM0_SIGMA
+    meta = store.get_optimization_metadata("lcdm")
+    assert meta["optimized_params"] == LCDM_FIT
+    assert meta["optimizer_info"]["n_starts"] == "4"
+
+
+def test_fit_out_writes_the_result_json(fitted):
+    path = os.path.join(fitted["out"], "lcdm_fit.json")
+    result = json.loads(open(path).read())
+    assert result["model"] == "lcdm"
+    assert result["convergence_status"] == "success"
+    defaults = OptimizedParameterStore(fitted["store"]).get_model_defaults("lcdm")
+    assert list(result["optimized_params"]) == LCDM_FIT
+    for name, value in result["optimized_params"].items():
+        np.testing.assert_allclose(value, defaults[name], rtol=1e-12, err_msg=name)
+    # it started from the built-in defaults of an empty store
+    builtins = dict(get_model("lcdm").spec.defaults)
+    for name, value in result["starting_params"].items():
+        assert value == builtins[name], name
+
+
+def test_store_show(fitted):
+    result = invoke("cosmo", "store", "show", "--store", fitted["store"])
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    defaults = OptimizedParameterStore(fitted["store"]).get_model_defaults("lcdm")
+    assert f'"H0": {defaults["H0"]!r}' in text  # the stored value, as json writes it
+    assert '"alpha": 0.0005' in text  # pbuf: never fitted, built-in default
+
+
+def test_store_history(fitted):
+    result = invoke("cosmo", "store", "history", "lcdm", "--store", fitted["store"])
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert text.count('"timestamp"') == 1  # one record
+    defaults = OptimizedParameterStore(fitted["store"]).get_model_defaults("lcdm")
+    assert f'"H0": {defaults["H0"]!r}' in text
+    assert '"convergence_status": "success"' in text
+    empty = invoke("cosmo", "store", "history", "pbuf", "--store", fitted["store"])
+    assert empty.exit_code == 0 and '"timestamp"' not in empty.output
+
+
+def test_store_export(fitted, tmp_path):
+    out = tmp_path / "summary.json"
+    result = invoke("cosmo", "store", "export", "--out", out, "--store", fitted["store"])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output
+    summary = json.loads(out.read_text())["cmb_optimization_summary"]
+    defaults = OptimizedParameterStore(fitted["store"]).get_model_defaults("lcdm")
+    assert summary["lcdm"]["optimized"] is True
+    assert summary["lcdm"]["n_optimizations"] == 1
+    assert summary["lcdm"]["optimized_params"] == LCDM_FIT
+    assert summary["lcdm"]["defaults"]["H0"] == defaults["H0"]
+    assert summary["pbuf"]["optimized"] is False
+
+
+def test_store_check(fitted):
+    result = invoke("cosmo", "store", "check", "--store", fitted["store"])
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert "lcdm: ok" in text
+    assert "pbuf: missing" in text
+
+
+def test_store_check_fails_on_a_corrupt_file(tmp_path):
+    OptimizedParameterStore(tmp_path).path("lcdm").write_text("{ not json")
+    result = invoke("cosmo", "store", "check", "--store", tmp_path)
+    assert result.exit_code == 1
+    assert "lcdm: corrupt" in flat(result.output)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: `cosmo store check` repairs the store: after check() it calls "
+    "validate_cross_model_consistency(), whose get_model_defaults() moves a corrupt file "
+    "aside and rewrites it from the built-ins",
+)
+def test_store_check_changes_nothing(tmp_path):
+    store = OptimizedParameterStore(tmp_path)
+    store.path("lcdm").write_text("{ not json")
+    invoke("cosmo", "store", "check", "--store", tmp_path)
+    assert store.path("lcdm").read_text() == "{ not json"
+    assert sorted(p.name for p in tmp_path.iterdir() if "corrupt" in p.name) == []
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    store = tmp_path / "store"
+    result = invoke(
+        "cosmo", "fit", "--model", "lcdm", "--optimize", "H0", "--store", store,
+        "--n-starts", 1, "--dry-run",
+    )
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert "dry run: store unchanged" in text
+    assert "H0 = " in text
+    assert not (store / "lcdm.json").exists()
+
+
+def test_config_file_in_the_seed_format(tmp_path):
+    config = {
+        "model": "lcdm",
+        "datasets": "cmb",
+        "optimization": {
+            "optimize_parameters": ["H0", "Om0"],
+            "frozen_parameters": ["Tcmb", "Neff"],
+            "use_precomputed": True,
+            "save_results": True,
+            "convergence_tolerance": 1e-6,
+            "covariance_scaling": 2.0,
+            "warm_start": False,
+            "dry_run": False,
+        },
+        "parameter_overrides": {"H0": 70.0},
+    }
+    path = tmp_path / "optimization_config.json"
+    path.write_text(json.dumps(config))
+    store_dir, out = tmp_path / "store", tmp_path / "out"
+    result = invoke("cosmo", "fit", "--config", path, "--store", store_dir, "--n-starts", 1,
+                    "--out", out)
+    assert result.exit_code == 0, result.output
+    fit = json.loads((out / "lcdm_fit.json").read_text())
+    assert list(fit["optimized_params"]) == ["H0", "Om0"]
+    assert fit["starting_params"]["H0"] == 70.0  # parameter_overrides
+    assert fit["covariance_scaling"] == 2.0
+    store = OptimizedParameterStore(store_dir)
+    meta = store.get_optimization_metadata("lcdm")
+    assert meta["optimized_params"] == ["H0", "Om0"]
+    assert meta["covariance_scaling"] == 2.0
+    defaults = store.get_model_defaults("lcdm")
+    np.testing.assert_allclose(defaults["H0"], fit["optimized_params"]["H0"], rtol=1e-12)
+    # Obh2 and ns were not optimised: they keep the built-in values
+    assert defaults["Obh2"] == get_model("lcdm").spec.defaults["Obh2"]
+    assert defaults["ns"] == get_model("lcdm").spec.defaults["ns"]
+
+
+def test_unknown_parameter_fails_naming_it(tmp_path):
+    result = invoke("cosmo", "fit", "--model", "lcdm", "--optimize", "H1", "--store", tmp_path)
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "'H1'" in message and "valid names: H0, Om0, Obh2, ns" in message
+    assert not (tmp_path / "lcdm.json").exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: bad CLI input (--optimize H1, --datasets cmb,xyz, bad --config) escapes as "
+    "an uncaught KeyError/ValueError: a rich traceback instead of a usage error (exit 2)",
+)
+def test_unknown_parameter_is_a_clean_usage_error(tmp_path):
+    result = invoke("cosmo", "fit", "--model", "lcdm", "--optimize", "H1", "--store", tmp_path)
+    assert result.exit_code == 2
+    assert "H1" in result.output
+
+
+def test_malformed_config_fails_naming_the_file(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"optimization": {"optimise": ["H0"]}}))
+    result = invoke("cosmo", "fit", "--config", path, "--store", tmp_path / "store")
+    assert result.exit_code != 0
+    assert str(path) in str(result.exception)
+    assert "'optimise'" in str(result.exception)
+
+
+def _failing_minimize(fun, spec, **kwargs):
+    """Stands in for core.optimize.minimize: stops at the start with status 2."""
+    x = {k: float(v) for k, v in spec.unpack(spec.pack()).items()}
+    return FitResult(
+        x=x, fun=float(fun(x)), success=False, status=2, message=STATUS_MESSAGES[2],
+        n_iter=0, n_fev=1, method="lbfgs", grad_norm=float("nan"),
+        free_names=tuple(spec.free_names), x_free=np.asarray(spec.pack()),
+    )
+
+
+def test_failed_fit_exits_1_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(fit_module, "minimize", _failing_minimize)
+    store = tmp_path / "store"
+    result = invoke("cosmo", "fit", "--model", "lcdm", "--optimize", "H0", "--store", store,
+                    "--n-starts", 1)
+    assert result.exit_code == 1, result.output
+    text = flat(result.output)
+    assert "failed" in text and "fit failed: store unchanged" in text
+    assert not (store / "lcdm.json").exists()
