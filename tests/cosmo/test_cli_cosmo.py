@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from pathlib import Path
 
 import filelock
 import numpy as np
@@ -20,7 +22,10 @@ import jaxfit.cosmo.fit as fit_module
 from jaxfit.cli.main import app
 from jaxfit.core.optimize import STATUS_MESSAGES, FitResult
 from jaxfit.cosmo.model import get_model
-from jaxfit.cosmo.store import OptimizedParameterStore
+from jaxfit.cosmo.store import (
+    OptimizedParameterStore,
+    StoreConsistencyWarning,
+)
 
 runner = CliRunner()
 # a wide console, so that rich does not wrap the summary lines
@@ -58,8 +63,18 @@ def _run_once(tmp_path_factory, name: str, compute) -> dict:
 def _cli_fit(folder) -> dict:
     store, out = folder / "store", folder / "out"
     result = invoke(
-        "cosmo", "fit", "--model", "lcdm", "--datasets", "cmb", "--store", store,
-        "--n-starts", 4, "--out", out,
+        "cosmo",
+        "fit",
+        "--model",
+        "lcdm",
+        "--datasets",
+        "cmb",
+        "--store",
+        store,
+        "--n-starts",
+        4,
+        "--out",
+        out,
     )
     return {
         "exit_code": result.exit_code,
@@ -79,28 +94,47 @@ def fitted(tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------ help
+def _lists_command(help_text: str, command: str) -> bool:
+    """Whether a help screen has a command row starting with ``command``."""
+    return re.search(rf"^\W*{re.escape(command)}\s", help_text, re.MULTILINE) is not None
+
+
 def test_cosmo_help_lists_the_commands():
     result = invoke("cosmo", "--help")
     assert result.exit_code == 0, result.output
     for command in ("fit", "fit-cmb", "fit-bao", "fit-sn", "fit-joint", "store"):
-        assert f" {command} " in flat(result.output), command
+        assert _lists_command(result.output, command), command
+    assert not _lists_command(result.output, "fit-xyz")  # the check itself can fail
     store_help = invoke("cosmo", "store", "--help")
     assert store_help.exit_code == 0
     for command in ("show", "history", "export", "check"):
-        assert f" {command} " in flat(store_help.output), command
+        assert _lists_command(store_help.output, command), command
 
 
 @pytest.mark.parametrize(
     ("alias", "datasets"),
-    [("fit", "cmb"), ("fit-cmb", "cmb"), ("fit-bao", "bao"), ("fit-sn", "sn"),
-     ("fit-joint", "cmb,bao")],
+    [
+        ("fit", "cmb"),
+        ("fit-cmb", "cmb"),
+        ("fit-bao", "bao"),
+        ("fit-sn", "sn"),
+        ("fit-joint", "cmb,bao"),
+    ],
 )
 def test_fit_aliases_default_to_their_datasets(alias, datasets):
     result = invoke("cosmo", alias, "--help")
     assert result.exit_code == 0, result.output
     assert f"[default: {datasets}]" in flat(result.output)
-    for option in ("--optimize", "--config", "--cov-scale", "--dry-run", "--warm-start",
-                   "--frozen", "--store", "--out"):
+    for option in (
+        "--optimize",
+        "--config",
+        "--cov-scale",
+        "--dry-run",
+        "--warm-start",
+        "--frozen",
+        "--store",
+        "--out",
+    ):
         assert option in result.output, option
 
 
@@ -124,7 +158,7 @@ def test_fit_prints_the_result_and_writes_the_store(fitted):
 
 def test_fit_out_writes_the_result_json(fitted):
     path = os.path.join(fitted["out"], "lcdm_fit.json")
-    result = json.loads(open(path).read())
+    result = json.loads(Path(path).read_text())
     assert result["model"] == "lcdm"
     assert result["convergence_status"] == "success"
     defaults = OptimizedParameterStore(fitted["store"]).get_model_defaults("lcdm")
@@ -158,6 +192,23 @@ def test_store_history(fitted):
     assert empty.exit_code == 0 and '"timestamp"' not in empty.output
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: `cosmo store history` prints each record through rich's console, which "
+    "wraps it at the terminal width (80 columns when piped), so the JSON lines do not parse",
+)
+def test_store_history_prints_one_json_record_per_line(fitted):
+    result = runner.invoke(
+        app,
+        ["cosmo", "store", "history", "lcdm", "--store", fitted["store"]],
+        env={"COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert json.loads(lines[0])["model"] == "lcdm"
+
+
 def test_store_export(fitted, tmp_path):
     out = tmp_path / "summary.json"
     result = invoke("cosmo", "store", "export", "--out", out, "--store", fitted["store"])
@@ -173,13 +224,20 @@ def test_store_export(fitted, tmp_path):
 
 
 def test_store_check(fitted):
-    result = invoke("cosmo", "store", "check", "--store", fitted["store"])
+    defaults = OptimizedParameterStore(fitted["store"]).get_model_defaults("lcdm")
+    # only lcdm was fitted, so its H0 differs from pbuf's built-in 67.4 by more than the
+    # seed's 1e-3: the consistency check warns and the command prints the spread
+    spread = (defaults["H0"] - get_model("pbuf").spec.defaults["H0"]) / defaults["H0"]
+    with pytest.warns(StoreConsistencyWarning, match=r"H0 \(lcdm="):
+        result = invoke("cosmo", "store", "check", "--store", fitted["store"])
     assert result.exit_code == 0, result.output
     text = flat(result.output)
     assert "lcdm: ok" in text
     assert "pbuf: missing" in text
+    assert f"H0: relative spread between models {spread:.2e}" in text
 
 
+@pytest.mark.filterwarnings("ignore::jaxfit.cosmo.store.StoreCorruptionWarning")
 def test_store_check_fails_on_a_corrupt_file(tmp_path):
     OptimizedParameterStore(tmp_path).path("lcdm").write_text("{ not json")
     result = invoke("cosmo", "store", "check", "--store", tmp_path)
@@ -193,6 +251,7 @@ def test_store_check_fails_on_a_corrupt_file(tmp_path):
     "validate_cross_model_consistency(), whose get_model_defaults() moves a corrupt file "
     "aside and rewrites it from the built-ins",
 )
+@pytest.mark.filterwarnings("ignore::jaxfit.cosmo.store.StoreCorruptionWarning")
 def test_store_check_changes_nothing(tmp_path):
     store = OptimizedParameterStore(tmp_path)
     store.path("lcdm").write_text("{ not json")
@@ -201,54 +260,76 @@ def test_store_check_changes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if "corrupt" in p.name) == []
 
 
-def test_dry_run_writes_nothing(tmp_path):
-    store = tmp_path / "store"
+SEED_FORMAT_CONFIG = {
+    "model": "lcdm",
+    "datasets": "cmb",
+    "optimization": {
+        "optimize_parameters": ["H0", "Om0"],
+        "frozen_parameters": ["Tcmb", "Neff"],
+        "use_precomputed": True,
+        "save_results": True,
+        "convergence_tolerance": 1e-6,
+        "covariance_scaling": 2.0,
+        "warm_start": False,
+        "dry_run": False,
+    },
+    "parameter_overrides": {"H0": 70.0},
+}
+
+
+def _cli_config_dry_run(folder) -> dict:
+    path = folder / "optimization_config.json"
+    path.write_text(json.dumps(SEED_FORMAT_CONFIG))
+    store, out = folder / "store", folder / "out"
     result = invoke(
-        "cosmo", "fit", "--model", "lcdm", "--optimize", "H0", "--store", store,
-        "--n-starts", 1, "--dry-run",
+        "cosmo",
+        "fit",
+        "--config",
+        path,
+        "--dry-run",
+        "--store",
+        store,
+        "--n-starts",
+        1,
+        "--out",
+        out,
     )
-    assert result.exit_code == 0, result.output
-    text = flat(result.output)
-    assert "dry run: store unchanged" in text
-    assert "H0 = " in text
-    assert not (store / "lcdm.json").exists()
-
-
-def test_config_file_in_the_seed_format(tmp_path):
-    config = {
-        "model": "lcdm",
-        "datasets": "cmb",
-        "optimization": {
-            "optimize_parameters": ["H0", "Om0"],
-            "frozen_parameters": ["Tcmb", "Neff"],
-            "use_precomputed": True,
-            "save_results": True,
-            "convergence_tolerance": 1e-6,
-            "covariance_scaling": 2.0,
-            "warm_start": False,
-            "dry_run": False,
-        },
-        "parameter_overrides": {"H0": 70.0},
+    return {
+        "exit_code": result.exit_code,
+        "output": result.output,
+        "exception": repr(result.exception),
+        "store": str(store),
+        "out": str(out),
     }
-    path = tmp_path / "optimization_config.json"
-    path.write_text(json.dumps(config))
-    store_dir, out = tmp_path / "store", tmp_path / "out"
-    result = invoke("cosmo", "fit", "--config", path, "--store", store_dir, "--n-starts", 1,
-                    "--out", out)
-    assert result.exit_code == 0, result.output
-    fit = json.loads((out / "lcdm_fit.json").read_text())
-    assert list(fit["optimized_params"]) == ["H0", "Om0"]
+
+
+@pytest.fixture(scope="module")
+def config_dry_run(tmp_path_factory):
+    """``cosmo fit --config FILE --dry-run --store S --n-starts 1 --out O``, once (one fit
+    serves both the config test and the dry-run test)."""
+    run = _run_once(tmp_path_factory, "test_cli_cosmo-config-dry-run", _cli_config_dry_run)
+    assert run["exit_code"] == 0, run["output"] + run["exception"]
+    return run
+
+
+def test_config_file_in_the_seed_format(config_dry_run):
+    fit = json.loads((Path(config_dry_run["out"]) / "lcdm_fit.json").read_text())
+    assert fit["convergence_status"] == "success"
+    assert list(fit["optimized_params"]) == ["H0", "Om0"]  # optimize_parameters
     assert fit["starting_params"]["H0"] == 70.0  # parameter_overrides
-    assert fit["covariance_scaling"] == 2.0
-    store = OptimizedParameterStore(store_dir)
-    meta = store.get_optimization_metadata("lcdm")
-    assert meta["optimized_params"] == ["H0", "Om0"]
-    assert meta["covariance_scaling"] == 2.0
-    defaults = store.get_model_defaults("lcdm")
-    np.testing.assert_allclose(defaults["H0"], fit["optimized_params"]["H0"], rtol=1e-12)
-    # Obh2 and ns were not optimised: they keep the built-in values
-    assert defaults["Obh2"] == get_model("lcdm").spec.defaults["Obh2"]
-    assert defaults["ns"] == get_model("lcdm").spec.defaults["ns"]
+    assert fit["covariance_scaling"] == 2.0  # covariance_scaling
+    assert fit["metadata"]["covariance_scaling"] == 2.0
+    assert fit["metadata"]["optimized_params"] == ["H0", "Om0"]
+    assert fit["chi2_improvement"] > 0  # it moved away from H0 = 70
+    assert fit["optimized_params"]["H0"] != 70.0
+
+
+def test_dry_run_writes_nothing(config_dry_run):
+    # --dry-run wins over the config's "dry_run": false / "save_results": true
+    text = flat(config_dry_run["output"])
+    assert "dry run: store unchanged" in text
+    assert "H0 = " in text and "Om0 = " in text
+    assert not os.path.exists(config_dry_run["store"])  # not even the folder
 
 
 def test_unknown_parameter_fails_naming_it(tmp_path):
@@ -283,17 +364,26 @@ def _failing_minimize(fun, spec, **kwargs):
     """Stands in for core.optimize.minimize: stops at the start with status 2."""
     x = {k: float(v) for k, v in spec.unpack(spec.pack()).items()}
     return FitResult(
-        x=x, fun=float(fun(x)), success=False, status=2, message=STATUS_MESSAGES[2],
-        n_iter=0, n_fev=1, method="lbfgs", grad_norm=float("nan"),
-        free_names=tuple(spec.free_names), x_free=np.asarray(spec.pack()),
+        x=x,
+        fun=float(fun(x)),
+        success=False,
+        status=2,
+        message=STATUS_MESSAGES[2],
+        n_iter=0,
+        n_fev=1,
+        method="lbfgs",
+        grad_norm=float("nan"),
+        free_names=tuple(spec.free_names),
+        x_free=np.asarray(spec.pack()),
     )
 
 
 def test_failed_fit_exits_1_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(fit_module, "minimize", _failing_minimize)
     store = tmp_path / "store"
-    result = invoke("cosmo", "fit", "--model", "lcdm", "--optimize", "H0", "--store", store,
-                    "--n-starts", 1)
+    result = invoke(
+        "cosmo", "fit", "--model", "lcdm", "--optimize", "H0", "--store", store, "--n-starts", 1
+    )
     assert result.exit_code == 1, result.output
     text = flat(result.output)
     assert "failed" in text and "fit failed: store unchanged" in text

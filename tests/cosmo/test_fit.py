@@ -94,12 +94,16 @@ def _lcdm_fits(folder) -> dict:
     """The CMB-only LCDM fit into an empty store, then a dry-run re-fit with cov_scale 4."""
     store = OptimizedParameterStore(folder / "store")
     builtins = store.get_model_defaults("lcdm")
-    first = optimize_parameters(
-        "lcdm", "cmb", LCDM_FIT, store=store, n_starts=4, progress=False
-    )
+    first = optimize_parameters("lcdm", "cmb", LCDM_FIT, store=store, n_starts=4, progress=False)
     sha_first = _sha256(store.path("lcdm"))
     second = optimize_parameters(
-        "lcdm", "cmb", LCDM_FIT, store=store, n_starts=1, cov_scale=4.0, dry_run=True,
+        "lcdm",
+        "cmb",
+        LCDM_FIT,
+        store=store,
+        n_starts=1,
+        cov_scale=4.0,
+        dry_run=True,
         progress=False,
     )
     return {
@@ -193,13 +197,30 @@ def _cmb_part(model="lcdm"):
     return make_parts(model, load_datasets("cmb"))["cmb:planck2018"]
 
 
-def test_reference_photon_density_is_astropys():
-    # guards the independent reference itself: the spec's Og h^2 = 2.4730e-5 at 2.7255 K
-    np.testing.assert_allclose(_OG_H2, 2.4730e-5, rtol=1e-4)
-    np.testing.assert_allclose(_NU_PER_PHOTON, 7 / 8 * (4 / 11) ** (4 / 3) * 3.046, rtol=1e-10)
+# ------------------------------------------- 5. PBUF unconstrained, 1. CMB-only LCDM
+# The PBUF fit comes first: pytest-xdist gives each worker a first chunk of consecutive
+# tests, so one worker starts with the PBUF fit while the other reaches the LCDM fit.
+PBUF_EXTRA = {"alpha", "Rmax", "eps0", "n_eps", "k_sat"}
 
 
-# ------------------------------------------------------------------- 1. CMB-only LCDM
+@pytest.mark.slow
+def test_pbuf_cmb_bao_reports_unconstrained_parameters_by_name(pbuf):
+    result = pbuf["result"]
+    assert result.convergence_status == "success"
+    flagged = set(result.metadata["unconstrained"])
+    # sigma_eff ~ 1e-8 at these values: the PBUF couplings do not reach these data
+    assert flagged, "no unconstrained direction reported"
+    assert flagged <= PBUF_EXTRA
+    for name in ("H0", "Om0", "Obh2", "ns"):
+        assert name not in flagged
+        error = result.metadata["errors"][name]
+        assert np.isfinite(error) and error > 0, name
+    for name in flagged:
+        assert result.metadata["errors"][name] == np.inf, name
+    # H0 is measured to < 1 km/s/Mpc by CMB + DESI DR2 BAO
+    assert result.metadata["errors"]["H0"] < 1.0
+
+
 def test_cmb_lcdm_fit_within_one_sigma_of_planck2018(lcdm):
     result = lcdm["first"]
     assert result.convergence_status == "success"
@@ -211,6 +232,30 @@ def test_cmb_lcdm_fit_within_one_sigma_of_planck2018(lcdm):
     assert result.metadata["unconstrained"] == []
 
 
+@pytest.mark.slow
+def test_pbuf_stored_metadata_is_strict_json(pbuf):
+    # the infinite errors of unconstrained parameters must not become JSON 'Infinity'
+    store = OptimizedParameterStore(pbuf["store"])
+    raw = store.path("pbuf").read_text()
+
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant} in the store")
+
+    content = json.loads(raw, parse_constant=refuse)
+    for name in pbuf["result"].metadata["unconstrained"]:
+        assert content["optimization_metadata"]["errors"][name] == "inf"
+    np.testing.assert_allclose(
+        store.get_model_defaults("pbuf")["H0"], pbuf["result"].optimized_params["H0"], rtol=1e-12
+    )
+
+
+def test_reference_photon_density_is_astropys():
+    # guards the independent reference itself: the spec's Og h^2 = 2.4730e-5 at 2.7255 K
+    np.testing.assert_allclose(_OG_H2, 2.4730e-5, rtol=1e-4)
+    np.testing.assert_allclose(_NU_PER_PHOTON, 7 / 8 * (4 / 11) ** (4 / 3) * 3.046, rtol=1e-10)
+
+
+# ---------------------------------------------- 1. CMB-only LCDM against scipy
 def test_cmb_lcdm_fit_matches_independent_scipy_fit(lcdm, scipy_fit):
     reference, _ = scipy_fit
     got = lcdm["first"].optimized_params
@@ -343,7 +388,12 @@ def test_failed_optimisation_does_not_change_the_store(lcdm, tmp_path, monkeypat
     before = _sha256(store.path("lcdm"))
     monkeypatch.setattr(fit_module, "minimize", _failing_minimize)
     result = optimize_parameters(
-        "lcdm", "cmb", ["H0"], starting_values={"H0": 70.0}, store=store, n_starts=1,
+        "lcdm",
+        "cmb",
+        ["H0"],
+        starting_values={"H0": 70.0},
+        store=store,
+        n_starts=1,
         progress=False,
     )
     assert result.convergence_status == "failed"
@@ -353,45 +403,6 @@ def test_failed_optimisation_does_not_change_the_store(lcdm, tmp_path, monkeypat
         store.get_model_defaults("lcdm")["H0"], lcdm["first"].optimized_params["H0"], rtol=1e-12
     )
     assert len(store.get_optimization_history("lcdm")) == 1
-
-
-# ------------------------------------------------------------ 5. PBUF unconstrained
-PBUF_EXTRA = {"alpha", "Rmax", "eps0", "n_eps", "k_sat"}
-
-
-@pytest.mark.slow
-def test_pbuf_cmb_bao_reports_unconstrained_parameters_by_name(pbuf):
-    result = pbuf["result"]
-    assert result.convergence_status == "success"
-    flagged = set(result.metadata["unconstrained"])
-    # sigma_eff ~ 1e-8 at these values: the PBUF couplings do not reach these data
-    assert flagged, "no unconstrained direction reported"
-    assert flagged <= PBUF_EXTRA
-    for name in ("H0", "Om0", "Obh2", "ns"):
-        assert name not in flagged
-        error = result.metadata["errors"][name]
-        assert np.isfinite(error) and error > 0, name
-    for name in flagged:
-        assert result.metadata["errors"][name] == np.inf, name
-    # H0 is measured to < 1 km/s/Mpc by CMB + DESI DR2 BAO
-    assert result.metadata["errors"]["H0"] < 1.0
-
-
-@pytest.mark.slow
-def test_pbuf_stored_metadata_is_strict_json(pbuf):
-    # the infinite errors of unconstrained parameters must not become JSON 'Infinity'
-    store = OptimizedParameterStore(pbuf["store"])
-    raw = store.path("pbuf").read_text()
-
-    def refuse(constant):
-        raise AssertionError(f"non-standard JSON constant {constant} in the store")
-
-    content = json.loads(raw, parse_constant=refuse)
-    for name in pbuf["result"].metadata["unconstrained"]:
-        assert content["optimization_metadata"]["errors"][name] == "inf"
-    np.testing.assert_allclose(
-        store.get_model_defaults("pbuf")["H0"], pbuf["result"].optimized_params["H0"], rtol=1e-12
-    )
 
 
 # -------------------------------------------------------------------- 8. the objective
@@ -461,9 +472,7 @@ def test_unknown_model_is_named(store):
 
 def test_all_parameters_frozen_is_refused(store):
     with pytest.raises(ValueError, match=r"no parameter left to optimise"):
-        optimize_parameters(
-            "lcdm", "cmb", ["H0"], frozen=["H0"], store=store, progress=False
-        )
+        optimize_parameters("lcdm", "cmb", ["H0"], frozen=["H0"], store=store, progress=False)
 
 
 # ------------------------------------------------------------------------ config files
