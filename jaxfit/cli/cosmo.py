@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from jaxfit.cli.main import DEMO_PARTS, app, say
+from jaxfit.cli.main import DEMO_PARTS, STATE, app, say
 from jaxfit.core.io import to_jsonable, write_json
 
 cosmo_app = typer.Typer(help="LCDM and PBUF fits to CMB priors, BAO and SN; the parameter store.",
@@ -31,39 +31,51 @@ def _split(text: str | None) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()] if text else []
 
 
+def _message(err: Exception) -> str:
+    # KeyError's str() adds quotes around the whole message
+    return err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+
+
 def _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_start, store,
-         n_starts, method, data_dir, out):
+         n_starts, method, data_dir, out, default_datasets="cmb"):
+    """Explicit flags win over the config file, which wins over the defaults."""
     from jaxfit.cosmo.fit import load_config, optimize_parameters
 
-    overrides = {}
+    cfg, options = {}, {}
     if config is not None:
-        cfg = load_config(config)
+        try:
+            cfg = load_config(config)
+        except (ValueError, FileNotFoundError) as err:
+            raise typer.BadParameter(_message(err), param_hint="--config") from None
         options = cfg.get("optimization", {})
-        model = cfg.get("model", model)
-        datasets = cfg.get("datasets", datasets)
-        optimize = optimize or ",".join(options.get("optimize_parameters", []))
-        frozen = frozen or ",".join(options.get("frozen_parameters", []))
-        cov_scale = cov_scale if cov_scale is not None else options.get("covariance_scaling")
-        dry_run = dry_run or options.get("dry_run", False) or not options.get("save_results", True)
-        warm_start = warm_start or options.get("warm_start", False)
-        overrides = cfg.get("parameter_overrides", {})
-    result = optimize_parameters(
-        model,
-        datasets,
-        _split(optimize) or None,
-        overrides,
-        frozen=_split(frozen),
-        cov_scale=1.0 if cov_scale is None else cov_scale,
-        method=method,
-        n_starts=n_starts,
-        store=_store(store),
-        warm_start=warm_start,
-        dry_run=dry_run,
-        data_dir=data_dir,
-        progress=True,
-    )
+    model = model or cfg.get("model", "lcdm")
+    datasets = datasets or cfg.get("datasets", default_datasets)
+    optimize = optimize or ",".join(options.get("optimize_parameters", []))
+    frozen = frozen or ",".join(options.get("frozen_parameters", []))
+    cov_scale = cov_scale if cov_scale is not None else options.get("covariance_scaling", 1.0)
+    dry_run = dry_run or options.get("dry_run", False) or not options.get("save_results", True)
+    warm_start = warm_start or options.get("warm_start", False)
+    try:
+        result = optimize_parameters(
+            model,
+            datasets,
+            _split(optimize) or None,
+            cfg.get("parameter_overrides", {}),
+            frozen=_split(frozen),
+            cov_scale=cov_scale,
+            method=method,
+            n_starts=n_starts,
+            store=_store(store),
+            warm_start=warm_start,
+            dry_run=dry_run,
+            data_dir=data_dir,
+            gtol=options.get("convergence_tolerance"),
+            progress=True,
+        )
+    except (KeyError, ValueError, FileNotFoundError) as err:
+        raise typer.BadParameter(_message(err)) from None
     meta = result.metadata
-    say(f"[bold]{model}[/] on {meta['source_dataset']}: chi2 = {result.final_chi2:.4f} "
+    say(f"[bold]{model}[/] on {'+'.join(meta['datasets'])}: chi2 = {result.final_chi2:.4f} "
         f"(improved by {result.chi2_improvement:.4f}), {result.convergence_status}, "
         f"{result.n_function_evaluations} evaluations in {result.optimization_time:.1f} s")
     for name, value in result.optimized_params.items():
@@ -85,9 +97,11 @@ def _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_sta
 
 def _fit_command(default_datasets: str, doc: str):
     def command(
-        model: str = typer.Option("lcdm", "--model", help="lcdm or pbuf."),
-        datasets: str = typer.Option(default_datasets, "--datasets",
-                                     help="e.g. cmb,bao or cmb,bao:desi_dr1,sn:union3"),
+        model: str = typer.Option(None, "--model", help="lcdm or pbuf \\[default: lcdm]."),
+        datasets: str = typer.Option(
+            None, "--datasets",
+            help=f"e.g. cmb,bao or cmb,bao:desi_dr1,sn:union3 \\[default: {default_datasets}]",
+        ),
         optimize: str = typer.Option(None, "--optimize", help="Comma list of parameters."),
         frozen: str = typer.Option(None, "--frozen", help="Comma list held fixed."),
         config: Path = typer.Option(None, "--config", help="JSON config (seed format)."),
@@ -101,7 +115,7 @@ def _fit_command(default_datasets: str, doc: str):
         out: Path = typer.Option(None, "--out", help="Also write the result JSON here."),
     ):
         _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_start, store,
-             n_starts, method, data_dir, out)
+             n_starts, method, data_dir, out, default_datasets)
 
     command.__doc__ = doc
     return command
@@ -127,8 +141,10 @@ def store_show(store: Path = STORE_OPTION):
 def store_history(model: str = typer.Argument(..., help="lcdm or pbuf."),
                   store: Path = STORE_OPTION):
     """Optimisation records of one model, oldest first."""
+    # one JSON record per line (plain echo: rich would wrap long lines)
     for record in _store(store).get_optimization_history(model):
-        say(json.dumps(to_jsonable(record.to_dict())))
+        if not STATE["quiet"]:
+            typer.echo(json.dumps(to_jsonable(record.to_dict())))
 
 
 @store_app.command("export")
@@ -146,11 +162,13 @@ def store_check(store: Path = STORE_OPTION):
     status = s.check()
     for model, state in status.items():
         say(f"{model}: {state}")
+    if any(state.startswith(("corrupt", "newer")) for state in status.values()):
+        # check() only reports: loading a corrupt file would move it aside and rebuild it
+        say("store has problems; run a fit or `jaxfit cosmo store show` to rebuild it")
+        raise typer.Exit(1)
     differences = s.validate_cross_model_consistency()
     for name, diff in differences.items():
         say(f"  {name}: relative spread between models {diff:.2e}")
-    if any(state.startswith(("corrupt", "newer")) for state in status.values()):
-        raise typer.Exit(1)
 
 
 @cosmo_app.command("report")

@@ -13,7 +13,6 @@ literals; the model registry's values are only the store's built-ins.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import functools
 import json
 import time
@@ -133,6 +132,7 @@ def optimize_parameters(
     dry_run: bool = False,
     data_dir=None,
     rd_method: str = "aubourg",
+    gtol: float | None = None,
     progress: bool = True,
 ) -> OptimizationResult:
     """Fit ``optimize_params`` of ``model`` to ``datasets`` and store the result.
@@ -151,6 +151,8 @@ def optimize_parameters(
         dry_run: compute everything, write nothing.
         data_dir: folder with cobaya ``bao_data``/``sn_data`` (None: packaged data only).
         rd_method: ``"aubourg"`` (default) or ``"eh98"``.
+        gtol: convergence tolerance on the gradient (the config's
+            ``convergence_tolerance``; default: core's 1e-9 relative to max(1, chi2)).
     """
     cosmo = get_model(model)
     store = OptimizedParameterStore() if store is None else store
@@ -175,7 +177,9 @@ def optimize_parameters(
         raise ValueError(f"chi2 at the starting values is not finite ({chi2_start}): {start}")
 
     t0 = time.perf_counter()
-    fit = minimize(chi2, spec, method=method, n_starts=n_starts, seed=seed, progress=progress)
+    options = {} if gtol is None else {"gtol": float(gtol)}
+    fit = minimize(chi2, spec, method=method, n_starts=n_starts, seed=seed, progress=progress,
+                   **options)
     elapsed = time.perf_counter() - t0
     errors = hessian_uncertainty(chi2, spec, fit.x)
     reached = [
@@ -191,9 +195,9 @@ def optimize_parameters(
         "n_starts": str(fit.n_starts),
     }
     status = "success" if fit.success else "failed"
-    source = "+".join(k for k in loaded)
+    # the kinds ("cmb", "cmb+bao") name the source as the seed does; full names under datasets
+    source = "+".join(dict.fromkeys(k.split(":")[0] for k in loaded))
     metadata = {
-        "cmb_optimized": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "source_dataset": source,
         "datasets": list(loaded),
         "optimized_params": free,
@@ -262,6 +266,9 @@ def load_config(path) -> dict:
 
     Accepted top-level keys: ``optimization`` (keys of :data:`CONFIG_KEYS`),
     ``parameter_overrides`` ({name: value}), and jaxfit's ``model`` and ``datasets``.
+    ``convergence_tolerance`` becomes the optimiser's ``gtol``; ``use_precomputed`` is
+    accepted for compatibility with the research configs and has no effect (jaxfit
+    computes every prediction on the fly; there are no precomputed tables).
 
     Raises:
         ValueError: unreadable JSON, unknown keys, or values of the wrong type (the message

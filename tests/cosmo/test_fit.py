@@ -322,11 +322,6 @@ def test_roundtrip_store_reload(lcdm):
     assert meta["chi2_improvement"] > 0  # started at the built-ins (chi2 ~ 112)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a CMB fit records source_dataset 'cmb:planck2018', so the seed's "
-    "store.is_optimized('lcdm', 'cmb') is False after a successful CMB fit",
-)
 def test_store_says_optimized_against_cmb_after_a_cmb_fit(lcdm):
     assert OptimizedParameterStore(lcdm["store"]).is_optimized("lcdm", "cmb")
 
