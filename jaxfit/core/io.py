@@ -41,6 +41,8 @@ def to_jsonable(obj):
     Non-finite floats become the strings ``"inf"``, ``"-inf"``, ``"nan"`` (strict JSON
     has no literal for them).
     """
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -84,7 +84,8 @@ class SolverOptions:
         learning_rate: Adam's initial step in unconstrained units (cosine decay to 1e-4 of
             it at maxiter).
         popsize: DE population = popsize x number of free parameters (min 5).
-        mutation: DE differential weight F, drawn uniformly per generation ("dithering").
+        mutation: DE differential weight F, or (F_min, F_max) drawn uniformly per
+            generation ("dithering").
         recombination: DE crossover probability CR.
         strategy: DE strategy, "best1bin" or "rand1bin".
         de_tol: DE stops when std(f) <= de_tol * |mean(f)| over the population (scipy's tol).
@@ -97,7 +98,7 @@ class SolverOptions:
     memory_size: int = 10
     learning_rate: float = 5e-2
     popsize: int = 15
-    mutation: tuple[float, float] = (0.5, 1.0)
+    mutation: float | tuple[float, float] = (0.5, 1.0)
     recombination: float = 0.7
     strategy: str = "best1bin"
     de_tol: float = 0.01
@@ -113,7 +114,15 @@ class SolverOptions:
             raise ValueError(f"strategy must be 'best1bin' or 'rand1bin', got {self.strategy!r}")
         if not 0.0 <= self.recombination <= 1.0:
             raise ValueError(f"recombination must lie in [0, 1], got {self.recombination!r}")
-        object.__setattr__(self, "mutation", tuple(float(m) for m in self.mutation))
+        # a single F (scipy accepts one) means no dithering
+        mutation = self.mutation
+        if isinstance(mutation, numbers.Real):
+            mutation = (mutation, mutation)
+        mutation = tuple(float(m) for m in mutation)
+        if len(mutation) != 2 or not 0.0 <= mutation[0] <= mutation[1] <= 2.0:
+            raise ValueError(f"mutation must be F or (F_min, F_max) within [0, 2], got {mutation}")
+        object.__setattr__(self, "mutation", mutation)
+        object.__setattr__(self, "popsize", positive_int(self.popsize, "popsize"))
 
     @classmethod
     def build(cls, options: Mapping) -> SolverOptions:
@@ -405,7 +414,7 @@ def solve_batch(
     if spec.n_free == 0:
         # nothing to fit: a grid scan of a fully fixed model is an evaluation
         values = map_batched(
-            lambda fx: fun(spec.unpack(jnp.zeros(0), fx)),
+            _evaluate(fun, spec.skeleton()),
             fixed,
             chunk_size=chunk_size,
             progress=progress,
@@ -504,6 +513,7 @@ def minimize(
         spec: parameters, bounds and frozen flags.
         method: one of ``METHODS`` (module doc).
         x0: first start (default: the spec's defaults); validated against the bounds.
+            Values given for frozen parameters set the values they are frozen at.
         n_starts: number of starts; start 0 is ``x0``, the others are drawn inside the
             bounds by ``sampler`` with ``seed``. All starts run as one batched program.
         starts: explicit starts instead, array (n, n_free) or list of dicts.
@@ -539,7 +549,7 @@ def minimize(
         spec.require_finite_bounds("differential evolution")
         if multi:
             raise ValueError("method 'de' evolves a population; set popsize instead of starts")
-    fixed = np.asarray(spec.fixed_vector())
+    fixed = np.asarray(spec.fixed_vector(x0 or {}))
     if method == "scipy-lbfgsb":
         if multi:
             raise ValueError(
@@ -597,12 +607,24 @@ def _fit_result(spec, method, x_starts, out: SolveOutput, fixed, multi: bool) ->
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _value_and_grad(fun: Callable, skeleton: ParamSpec) -> Callable:
+    """Jitted ``(x, fixed) -> (f, grad f)``, compiled once per objective and spec structure."""
+    return jax.jit(jax.value_and_grad(lambda x, fixed: fun(skeleton.unpack(x, fixed))))
+
+
+@functools.lru_cache(maxsize=64)
+def _evaluate(fun: Callable, skeleton: ParamSpec) -> Callable:
+    """``fixed -> f`` for a spec with nothing free (a grid scan without a fit)."""
+    return lambda fixed: fun(skeleton.unpack(jnp.zeros(0), fixed))
+
+
 def _scipy_lbfgsb(fun, spec: ParamSpec, x0, fixed, opts: SolverOptions) -> SolveOutput:
     """scipy L-BFGS-B on constrained parameters with one jitted value-and-grad per call."""
-    value_and_grad = jax.jit(jax.value_and_grad(lambda x: fun(spec.unpack(x, fixed))))
+    value_and_grad = _value_and_grad(fun, spec.skeleton())
 
     def scipy_fun(x):
-        f, g = value_and_grad(jnp.asarray(x))
+        f, g = value_and_grad(jnp.asarray(x), fixed)
         return float(f), np.asarray(g, dtype=np.float64)
 
     bounds = [

@@ -212,3 +212,10 @@ def test_time_first_and_warm_waits_for_async_results():
     _, timings = time_first_and_warm(lambda: {"r": Result()}, repeats=2)
     assert len(waited) == 3 and timings["warm_s"] >= 0.0
 
+
+
+def test_paths_become_strings_in_json(tmp_path):
+    data = tmp_path / "data" / "file.csv"
+    write_json(tmp_path / "p.json", {"data_file": data, "files": [data]})
+    loaded = json.loads((tmp_path / "p.json").read_text())
+    assert loaded == {"data_file": str(data), "files": [str(data)]}

@@ -332,6 +332,18 @@ def test_sample_starts_bad_inputs():
 
 
 # ----------------------------------------------------------------- SolverOptions
+def test_x0_sets_the_value_of_a_frozen_parameter():
+    # the frozen b is held at the value given in x0, not at its default 0
+    spec = QUAD_SPEC.freeze(["b"])
+    res = minimize(bounded_quadratic, spec, method="scipy-lbfgsb", x0={"b": 1.0}, progress=False)
+    assert res.x["b"] == 1.0
+    assert res.fun == pytest.approx(1.0 + 1.5**2, abs=1e-8)  # analytic: (2-3)^2 + (1+0.5)^2
+
+
+def test_scalar_mutation_means_no_dithering():
+    assert SolverOptions(mutation=0.8).mutation == (0.8, 0.8)  # as scipy's single F
+
+
 def test_solver_options_build_and_validate():
     opts = SolverOptions.build({"maxiter": 50, "mutation": [0.4, 0.9]})
     assert opts == SolverOptions(maxiter=50, mutation=(0.4, 0.9))
@@ -352,6 +364,9 @@ def test_solver_options_build_and_validate():
         ({"learning_rate": math.inf}, r"learning_rate must be a finite"),
         ({"strategy": "best2bin"}, r"strategy must be 'best1bin' or 'rand1bin', got 'best2bin'"),
         ({"recombination": 1.5}, r"recombination must lie in \[0, 1\], got 1.5"),
+        ({"mutation": (1.0, 0.5)}, r"mutation must be F or \(F_min, F_max\) within \[0, 2\]"),
+        ({"mutation": 3.0}, r"mutation must be F or"),
+        ({"popsize": 0}, r"popsize must be a positive integer, got 0"),
     ],
 )
 def test_solver_options_reject_bad_values(kwargs, match):
