@@ -180,14 +180,12 @@ def report(out: Path = typer.Option(Path("jaxfit-results/cosmo-report"), "--out"
     say(f"wrote {write_report(_store(store), out)}")
 
 
-def _objective(model, datasets, store, cov_scale=1.0, data_dir=None):
-    from jaxfit.cosmo.data import load_datasets
-    from jaxfit.cosmo.fit import make_objective
+def _objective(model, datasets, store):
+    from jaxfit.cosmo.fit import cached_objective
     from jaxfit.cosmo.model import get_model
 
     spec = get_model(model).spec.with_defaults(_store(store).get_model_defaults(model))
-    chi2 = make_objective(model, load_datasets(datasets, data_dir=data_dir, cov_scale=cov_scale))
-    return chi2, spec
+    return cached_objective(model, datasets)[1], spec
 
 
 @cosmo_app.command("profile")

@@ -19,6 +19,7 @@ pseudo-inverse on the constrained subspace.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping
 
@@ -129,6 +130,13 @@ def _free_point(spec: ParamSpec, best: Mapping[str, float], what: str) -> dict[s
     return {n: values[n] for n in spec.free_names}
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled_hessian(fun, skeleton):
+    # cached on the objective and the spec's structure: repeated error estimates of one
+    # objective (fits from different starts, the CLI, benchmarks) compile once
+    return jax.jit(jax.hessian(lambda x, fixed: fun(skeleton.unpack(x, fixed))))
+
+
 def hessian_uncertainty(
     fun: Callable[[dict[str, jax.Array]], jax.Array],
     spec: ParamSpec,
@@ -163,11 +171,7 @@ def hessian_uncertainty(
     names = spec.free_names
     x0 = require_float64(spec.pack(point), "hessian_uncertainty")
     fixed = spec.fixed_vector()
-
-    def objective(x, fixed):
-        return fun(spec.unpack(x, fixed))
-
-    hessian = np.asarray(jax.jit(jax.hessian(objective))(x0, fixed))
+    hessian = np.asarray(_compiled_hessian(fun, spec.skeleton())(x0, fixed))
     if hessian.shape != (len(names), len(names)):
         raise ValueError(
             f"the objective must return a scalar; its Hessian has shape {hessian.shape}"

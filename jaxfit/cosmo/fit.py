@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from jaxfit.core.optimize import minimize
@@ -171,8 +172,8 @@ def optimize_parameters(
     for name, (lower, upper) in (bounds or {}).items():
         spec = spec.replace(name, lower=float(lower), upper=float(upper))
 
-    loaded, chi2 = _objective(model, datasets, data_dir, float(cov_scale), rd_method)
-    chi2_start = float(chi2(spec.unpack(spec.pack())))
+    loaded, chi2, parts = cached_objective(model, datasets, data_dir, cov_scale, rd_method)
+    chi2_start = float(sum(parts(spec.unpack(spec.pack())).values()))
     if not np.isfinite(chi2_start):
         raise ValueError(f"chi2 at the starting values is not finite ({chi2_start}): {start}")
 
@@ -203,7 +204,7 @@ def optimize_parameters(
         "optimized_params": free,
         "final_chi2": fit.fun,
         "chi2_improvement": chi2_start - fit.fun,
-        "chi2_parts": {k: float(f(fit.x)) for k, f in make_parts(model, loaded, rd_method).items()},
+        "chi2_parts": {k: float(v) for k, v in parts(fit.x).items()},
         "convergence_status": status,
         "convergence_message": fit.message,
         "optimizer_info": optimizer_info,
@@ -234,17 +235,22 @@ def optimize_parameters(
     return result
 
 
-def _objective(model, datasets, data_dir, cov_scale, rd_method):
-    """Loaded data and chi2, cached so a repeated fit reuses its compiled solver."""
+def cached_objective(model, datasets, data_dir=None, cov_scale=1.0, rd_method="aubourg"):
+    """Loaded data, chi2 and the jitted per-data-set breakdown ``p -> {key: chi2}``.
+
+    Cached, so a repeated fit reuses its compiled solver, Hessian and breakdown.
+    """
     datasets = ",".join(datasets) if not isinstance(datasets, str) else datasets
     data_dir = None if data_dir is None else str(Path(data_dir).resolve())
-    return _cached_objective(model, datasets, data_dir, cov_scale, rd_method)
+    return _cached_objective(model, datasets, data_dir, float(cov_scale), rd_method)
 
 
 @functools.lru_cache(maxsize=16)
 def _cached_objective(model, datasets, data_dir, cov_scale, rd_method):
     loaded = load_datasets(datasets, data_dir=data_dir, cov_scale=cov_scale)
-    return loaded, make_objective(model, loaded, rd_method)
+    parts = make_parts(model, loaded, rd_method)
+    breakdown = jax.jit(lambda p: {key: part(p) for key, part in parts.items()})
+    return loaded, make_objective(model, loaded, rd_method), breakdown
 
 
 # ------------------------------------------------------------------------- config files
