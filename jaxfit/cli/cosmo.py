@@ -242,6 +242,37 @@ def sample(
     say(f"{result.num_divergences} divergences; wrote {out}")
 
 
+@cosmo_app.command("regression")
+def regression(
+    quick: bool = typer.Option(
+        False, "--quick", help="Recompute chi2 at the stored optima only (no re-fit)."
+    ),
+    store: Path = STORE_OPTION,
+    out: Path = typer.Option(None, "--out", help="Also write the table as JSON here."),
+):
+    """Check every stored optimisation reproduces (chi2 and constrained parameters, 1e-8)."""
+    from jaxfit.cosmo.fit import REGRESSION_RTOL
+    from jaxfit.cosmo.fit import regression as run_regression
+
+    rows = run_regression(_store(store), quick=quick)
+    if not rows:
+        say("no stored optimisation to check")
+        return
+    for r in rows:
+        verdict = "reproduced" if r["reproduced"] else "NOT reproduced"
+        line = (f"{r['model']} ({r['datasets']}, {r['mode']}): chi2 {r['chi2_stored']:.10g} -> "
+                f"{r['chi2_new']:.10g} (rel. diff {r['chi2_rel_diff']:.1e})")
+        if r["worst_param"]:
+            line += f"; worst parameter {r['worst_param']} rel. diff {r['worst_rel_diff']:.1e}"
+        if r["skipped_unconstrained"]:
+            line += f"; not compared (unconstrained): {', '.join(r['skipped_unconstrained'])}"
+        say(f"{line}; tolerance {REGRESSION_RTOL:g}: {verdict}")
+    if out is not None:
+        write_json(Path(out) / "regression.json", {"rows": rows, "rtol": REGRESSION_RTOL})
+    if not all(r["reproduced"] for r in rows):
+        raise typer.Exit(1)
+
+
 def demo_part(out: Path, quiet: bool = False) -> dict:
     """``jaxfit demo``: LCDM and PBUF fits to CMB + DESI DR2 BAO with a store in ``out``."""
     from jaxfit.core.provenance import run_record

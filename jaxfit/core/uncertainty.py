@@ -13,7 +13,9 @@ condition number meaningless, so the decomposition is done on the scaled matrix
 eigenvalues measure how well *combinations* of parameters are constrained, whatever their
 units. Eigenvalues at or below ``rel_tol * max`` (or negative) are unconstrained directions;
 the parameters that carry them are reported by name, and the covariance is the
-pseudo-inverse on the constrained subspace.
+pseudo-inverse on the constrained subspace. A parameter whose 1-sigma error exceeds the
+width of its bounds is reported as unconstrained too: the data say nothing about it within
+the range it may take.
 """
 
 from __future__ import annotations
@@ -201,6 +203,11 @@ def hessian_uncertainty(
     vectors = eigenvectors[:, good]
     scaled_inverse = (vectors / eigenvalues[good]) @ vectors.T
     covariance = scale[:, None] * scaled_inverse * scale[None, :]
+    # a 1-sigma error wider than the parameter's whole allowed range means the data do not
+    # constrain it there either (e.g. PBUF's n_eps), even if the curvature is not tiny
+    width = spec.upper - spec.lower
+    with np.errstate(invalid="ignore"):
+        flagged |= np.isfinite(width) & (np.sqrt(np.abs(np.diag(covariance))) > width)
     covariance[flagged, :] = np.nan
     covariance[:, flagged] = np.nan
     variance = np.where(flagged, math.inf, np.diag(covariance))

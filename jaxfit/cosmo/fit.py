@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -194,6 +195,7 @@ def optimize_parameters(
         "library": library,
         "version": package_versions().get(library) or "",
         "n_starts": str(fit.n_starts),
+        "seed": str(seed),
     }
     status = "success" if fit.success else "failed"
     # the kinds ("cmb", "cmb+bao") name the source as the seed does; full names under datasets
@@ -310,3 +312,83 @@ def load_config(path) -> dict:
     ):
         raise ValueError(f"config file {path}: parameter_overrides must map names to numbers")
     return config
+
+
+# --------------------------------------------------------------------------- regression
+REGRESSION_RTOL = 1e-8
+
+
+def regression(store: OptimizedParameterStore, quick: bool = True, rtol: float = REGRESSION_RTOL):
+    """Check that each model's stored optimisation still reproduces.
+
+    ``quick``: the chi2 at the stored optimum, recomputed with today's code and data (same
+    data sets, covariance scaling, r_d method), must equal the stored ``final_chi2`` to
+    ``rtol`` (relative to max(1, |chi2|)); no fit is run. Otherwise (full) the fit itself is
+    re-run as a dry run from the built-in defaults with the stored method, number of starts
+    and seed; chi2 and every *constrained* optimised parameter must agree to ``rtol``.
+    Parameters the stored fit reported as unconstrained are listed but not compared: their
+    values are arbitrary by construction.
+
+    Returns:
+        One dict per optimised model: model, datasets, chi2 (stored, new), the worst relative
+        parameter difference and its parameter (full mode), skipped names, ``reproduced``.
+    """
+    rows = []
+    for model in store.models:
+        meta = store.get_optimization_metadata(model)
+        if not meta:
+            continue
+        stored = store.get_model_defaults(model)
+        datasets = meta.get("datasets", meta["source_dataset"])
+        info = meta.get("optimizer_info", {})
+        skipped = list(meta.get("unconstrained", []))
+        diffs = {}
+        if quick:
+            _, _, parts = cached_objective(model, datasets, None,
+                                           meta.get("covariance_scaling", 1.0),
+                                           meta.get("rd_method", "aubourg"))
+            chi2_new = float(sum(parts(stored).values()))
+            converged = True
+        else:
+            with tempfile.TemporaryDirectory(prefix="jaxfit-regression-") as tmp:
+                # a scratch store with only the built-ins: the re-run starts where the first
+                # fit of a fresh user would, and (a dry run) writes nothing anywhere
+                scratch = OptimizedParameterStore(tmp, builtins=store.builtins,
+                                                  bounds=store.bounds)
+                result = optimize_parameters(
+                    model,
+                    datasets,
+                    meta["optimized_params"],
+                    store=scratch,
+                    cov_scale=meta.get("covariance_scaling", 1.0),
+                    rd_method=meta.get("rd_method", "aubourg"),
+                    method=info.get("method", "lbfgs"),
+                    n_starts=int(info.get("n_starts", 16)),
+                    seed=int(info.get("seed", 0)),
+                    dry_run=True,
+                    progress=False,
+                )
+            chi2_new, converged = result.final_chi2, result.convergence_status == "success"
+            diffs = {
+                n: abs(v - stored[n]) / max(abs(stored[n]), 1e-300)
+                for n, v in result.optimized_params.items()
+                if n not in skipped
+            }
+        worst = max(diffs, key=diffs.get) if diffs else None
+        chi2_stored = float(meta["final_chi2"])
+        chi2_diff = abs(chi2_new - chi2_stored) / max(1.0, abs(chi2_stored))
+        rows.append({
+            "model": model,
+            "datasets": "+".join(datasets) if isinstance(datasets, list) else datasets,
+            "mode": "quick" if quick else "full",
+            "chi2_stored": chi2_stored,
+            "chi2_new": chi2_new,
+            "chi2_rel_diff": chi2_diff,
+            "worst_param": worst,
+            "worst_rel_diff": diffs.get(worst, 0.0),
+            "skipped_unconstrained": skipped,
+            "reproduced": bool(
+                converged and chi2_diff <= rtol and all(d <= rtol for d in diffs.values())
+            ),
+        })
+    return rows

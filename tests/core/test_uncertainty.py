@@ -177,3 +177,14 @@ def test_to_dict_is_json_and_table_columns():
     assert payload["errors"] == {"a": pytest.approx(1.0, rel=1e-12), "b": None}  # F = H/2 = 1
     assert payload["unconstrained"] == ["b"]
     assert list(result.table().columns) == ["name", "value", "error", "unconstrained"]
+
+
+def test_error_wider_than_the_bounds_is_flagged():
+    # chi2 = (a - 1)^2 / 0.1^2 + (b / 10)^2: sigma_b = 10 exceeds b's whole range [-2, 2]
+    spec = ParamSpec([Param("a", 1.0, -5.0, 5.0), Param("b", 0.0, -2.0, 2.0)])
+    result = hessian_uncertainty(
+        lambda p: ((p["a"] - 1.0) / 0.1) ** 2 + (p["b"] / 10.0) ** 2, spec, {"a": 1.0, "b": 0.0}
+    )
+    assert result.unconstrained == ("b",)
+    assert result.errors["b"] == math.inf
+    np.testing.assert_allclose(result.errors["a"], 0.1, rtol=1e-12)  # analytic
