@@ -656,13 +656,43 @@ def _data_folder(data_dir, subfolder: str) -> Path:
     return folder
 
 
+RAW_URLS = {
+    _BAO_URL: "https://raw.githubusercontent.com/CobayaSampler/bao_data/master/",
+    _SN_URL: "https://raw.githubusercontent.com/CobayaSampler/sn_data/master/",
+}
+DOWNLOAD_FOLDER = {_BAO_URL: "bao_data", _SN_URL: "sn_data"}
+
+
+def download_urls(entry: DatasetEntry) -> dict[str, str]:
+    """``{path under data_home()/cosmology: url}`` of the files ``entry`` reads."""
+    folder = DOWNLOAD_FOLDER[entry.repository]
+    return {f"{folder}/{f}": RAW_URLS[entry.repository] + f for f in entry.files}
+
+
+def _downloaded(entry: DatasetEntry):
+    """The ``jaxfit data cosmo`` copy holding every file of ``entry``, or None.
+
+    Packaged data sets keep using the packaged table (a download never silently replaces
+    the default a result was produced with).
+    """
+    from jaxfit.core.download import data_home
+
+    if entry.embedded:
+        return None
+    root = data_home() / "cosmology"
+    if all((root / rel).is_file() for rel in download_urls(entry)):
+        return root
+    return None
+
+
 def load_bao(name: str = "desi_dr2", data_dir=None) -> BAOData:
     """Load a BAO data set from :data:`BAO_DATASETS`.
 
     Args:
         name: registry key (default ``"desi_dr2"``).
         data_dir: a local copy of CobayaSampler/bao_data (or a folder containing
-            ``bao_data/``). None: the packaged table, available for ``desi_dr2`` only.
+            ``bao_data/``). None: the packaged table for ``desi_dr2``, else the
+            ``jaxfit data cosmo`` download when it is there.
 
     Raises:
         KeyError: unknown name (the message lists the valid ones).
@@ -670,6 +700,7 @@ def load_bao(name: str = "desi_dr2", data_dir=None) -> BAOData:
             file (named).
     """
     entry = _lookup(BAO_DATASETS, name, "BAO")
+    data_dir = data_dir if data_dir is not None else _downloaded(entry)
     if data_dir is None:
         if entry.embedded:
             return load_desi_dr2_embedded()
@@ -1053,13 +1084,14 @@ def load_sn(name: str = DEFAULT_SN, path=None) -> SNData:
     Args:
         name: registry key.
         path: a local copy of CobayaSampler/sn_data, a folder containing ``sn_data/``, or
-            the sample's own folder. SN data are not packaged, so this is required.
+            the sample's own folder. None: the ``jaxfit data cosmo`` download, if present.
 
     Raises:
         KeyError: unknown name (the message lists the valid ones).
         FileNotFoundError: no path, or a missing file (named).
     """
     entry = _lookup(SN_DATASETS, name, "SN")
+    path = path if path is not None else _downloaded(entry)
     if path is None:
         raise FileNotFoundError(
             f"SN data set {name!r} is not packaged with jaxfit; give the folder holding "

@@ -1,0 +1,50 @@
+"""``jaxfit data``: download public data sets into the local cache (needs network)."""
+
+from __future__ import annotations
+
+import typer
+
+from jaxfit.cli.main import app, say
+
+data_app = typer.Typer(help="Download public data sets into the jaxfit cache.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("path")
+def path():
+    """Print the cache folder ($JAXFIT_DATA, else ~/.cache/jaxfit/data)."""
+    from jaxfit.core.download import data_home
+
+    typer.echo(str(data_home()))
+
+
+@data_app.command("cosmo")
+def cosmo(
+    sets: str = typer.Option(
+        "all", "--sets", help="Comma list of BAO/SN data sets (desi_dr1, union3, ...) or all."
+    ),
+    force: bool = typer.Option(False, "--force", help="Download again even if present."),
+):
+    """BAO and SN files in the cobaya formats (CobayaSampler/bao_data and sn_data)."""
+    from jaxfit.core.download import data_home, fetch
+    from jaxfit.cosmo.data import BAO_DATASETS, SN_DATASETS, download_urls
+
+    registry = {**BAO_DATASETS, **SN_DATASETS}
+    names = list(registry) if sets == "all" else [s.strip() for s in sets.split(",") if s]
+    unknown = [n for n in names if n not in registry]
+    if unknown or not names:
+        raise typer.BadParameter(
+            f"unknown data set(s) {unknown}; valid: {', '.join(registry)}", param_hint="--sets"
+        )
+    urls = {}
+    for name in names:
+        urls |= download_urls(registry[name])
+    destination = data_home() / "cosmology"
+    try:
+        paths = fetch(urls, destination, force=force)
+    except RuntimeError as err:
+        say(f"[red]{err}[/]")
+        raise typer.Exit(1) from None
+    say(f"{len(paths)} files for {', '.join(names)} in {destination}; the cosmo loaders "
+        "find them there without --data-dir")
