@@ -61,3 +61,11 @@ def test_demo_writes_results_and_recovers_the_truth(tmp_path):
     starts = pd.read_csv(tmp_path / "core" / "starts.csv")
     assert len(starts) == 32
     assert fit["provenance"]["dtype"] == "float64"
+    # the cosmology part: both fits stored in the results folder's own store, LCDM's H0
+    # within 3 sigma of Planck 2018 (67.36 +- 0.54; CMB+BAO pulls it up by ~1 sigma)
+    lcdm = json.loads((tmp_path / "cosmo" / "lcdm_fit.json").read_text())
+    assert lcdm["convergence_status"] == "success"
+    assert abs(lcdm["optimized_params"]["H0"] - 67.36) < 3 * 0.54
+    stored = json.loads((tmp_path / "cosmo" / "store" / "pbuf.json").read_text())
+    assert stored["history"][-1]["convergence_status"] == "success"
+    assert (tmp_path / "cosmo" / "bao_residuals.png").stat().st_size > 10_000
