@@ -1,0 +1,1 @@
+"""Leptons: Hill-vortex energy functional, global-scale mass fits, cross-lepton profiles."""
