@@ -207,7 +207,10 @@ def profile(
     for axis in (x, y):
         if axis:
             name, _, text = axis.partition("=")
-            grid[name.strip()] = parse_grid(text)
+            try:
+                grid[name.strip()] = parse_grid(text)
+            except ValueError as err:
+                raise typer.BadParameter(str(err), param_hint="--x/--y") from None
     free = [n for n in spec.free_names] + [n for n in grid if n not in spec.free_names]
     result = scan(chi2, spec.free_only(free), grid, n_starts=n_starts)
     paths = result.save(out, f"{model}_profile", run_record(model=model, datasets=datasets))

@@ -8,6 +8,7 @@ valid; files already present are kept unless ``force``.
 
 from __future__ import annotations
 
+import http.client
 import os
 import urllib.request
 from pathlib import Path
@@ -42,7 +43,7 @@ def fetch(urls: dict[str, str], destination: Path, *, force: bool = False,
                 try:
                     with urllib.request.urlopen(url, timeout=timeout) as response:
                         data = response.read()
-                except OSError as err:
+                except (OSError, http.client.HTTPException) as err:  # incl. cut-off bodies
                     raise RuntimeError(f"download of {url} failed: {err}") from None
                 atomic_write_bytes(path, data)
             paths.append(path)

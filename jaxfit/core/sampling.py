@@ -152,7 +152,9 @@ def summarize(samples: Mapping[str, np.ndarray]) -> pd.DataFrame:
             "n_eff": float(effective_sample_size(draws)),
             "r_hat": float(split_gelman_rubin(draws)),
         }
-    return pd.DataFrame.from_dict(rows, orient="index", columns=list(SUMMARY_COLUMNS))
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(SUMMARY_COLUMNS))
+    frame.index.name = "parameter"  # so CSV files name the rows
+    return frame
 
 
 def sample_nuts(

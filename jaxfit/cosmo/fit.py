@@ -168,7 +168,8 @@ def optimize_parameters(
     warm = store.get_warm_start_params(model) if warm_start else None
     if warm:
         start.update(warm)
-    start.update(cosmo.spec.validate(starting_values or {}))
+    overrides = cosmo.spec.validate(starting_values or {})
+    start.update(overrides)
     spec = cosmo.spec.with_defaults(start).free_only(free)
     for name, (lower, upper) in (bounds or {}).items():
         spec = spec.replace(name, lower=float(lower), upper=float(upper))
@@ -212,6 +213,10 @@ def optimize_parameters(
         "optimizer_info": optimizer_info,
         "covariance_scaling": float(cov_scale),
         "rd_method": rd_method,
+        "data_dir": None if data_dir is None else str(Path(data_dir).resolve()),
+        # every parameter's value in the fit (optimised ones at their optimum), so the
+        # stored point is the fitted one and a regression can re-run the same problem
+        "fit_point": {n: float(v) for n, v in fit.x.items()},
         "errors": {n: errors.errors[n] for n in free},
         "unconstrained": list(errors.unconstrained),
         "correlation": errors.correlation,
@@ -233,7 +238,10 @@ def optimize_parameters(
         metadata=metadata,
     )
     if fit.success and not dry_run:
-        store.update_model_defaults(model, result.optimized_params, metadata)
+        # store the point actually fitted: the optimum plus any overridden fixed values
+        store.update_model_defaults(
+            model, {**overrides, **result.optimized_params}, metadata
+        )
     return result
 
 
@@ -324,8 +332,9 @@ def regression(store: OptimizedParameterStore, quick: bool = True, rtol: float =
     ``quick``: the chi2 at the stored optimum, recomputed with today's code and data (same
     data sets, covariance scaling, r_d method), must equal the stored ``final_chi2`` to
     ``rtol`` (relative to max(1, |chi2|)); no fit is run. Otherwise (full) the fit itself is
-    re-run as a dry run from the built-in defaults with the stored method, number of starts
-    and seed; chi2 and every *constrained* optimised parameter must agree to ``rtol``.
+    re-run as a dry run with the stored method, number of starts and seed: the optimised
+    parameters start from the built-in defaults, the others are held at the values the
+    stored fit used; chi2 and every *constrained* optimised parameter must agree to ``rtol``.
     Parameters the stored fit reported as unconstrained are listed but not compared: their
     values are arbitrary by construction.
 
@@ -344,7 +353,7 @@ def regression(store: OptimizedParameterStore, quick: bool = True, rtol: float =
         skipped = list(meta.get("unconstrained", []))
         diffs = {}
         if quick:
-            _, _, parts = cached_objective(model, datasets, None,
+            _, _, parts = cached_objective(model, datasets, meta.get("data_dir"),
                                            meta.get("covariance_scaling", 1.0),
                                            meta.get("rd_method", "aubourg"))
             chi2_new = float(sum(parts(stored).values()))
@@ -355,11 +364,17 @@ def regression(store: OptimizedParameterStore, quick: bool = True, rtol: float =
                 # fit of a fresh user would, and (a dry run) writes nothing anywhere
                 scratch = OptimizedParameterStore(tmp, builtins=store.builtins,
                                                   bounds=store.bounds)
+                fixed = {
+                    n: v for n, v in meta.get("fit_point", {}).items()
+                    if n not in meta["optimized_params"]
+                }
                 result = optimize_parameters(
                     model,
                     datasets,
                     meta["optimized_params"],
+                    fixed,
                     store=scratch,
+                    data_dir=meta.get("data_dir"),
                     cov_scale=meta.get("covariance_scaling", 1.0),
                     rd_method=meta.get("rd_method", "aubourg"),
                     method=info.get("method", "lbfgs"),

@@ -646,7 +646,9 @@ class OptimizedParameterStore:
         meta["timestamp"] = now
         meta[f"{dataset}_optimized"] = now
         meta["source_dataset"] = dataset
-        meta["optimized_params"] = list(values)
+        # the caller's list when given: the stored values may also carry fixed parameters
+        # the fit was run at (overrides), which were not optimised
+        meta["optimized_params"] = list(meta_in.get("optimized_params", values))
         meta.setdefault("chi2_improvement", None)
         meta.setdefault("optimizer_info", {})
         meta.setdefault("covariance_scaling", 1.0)
@@ -668,7 +670,7 @@ class OptimizedParameterStore:
             timestamp=now,
             model=model,
             dataset=dataset,
-            optimized_params=list(values),
+            optimized_params=list(meta["optimized_params"]),
             final_values=dict(defaults),
             chi2_improvement=_float_or_none(meta["chi2_improvement"]),
             convergence_status="success",
