@@ -180,6 +180,13 @@ def report(out: Path = typer.Option(Path("jaxfit-results/cosmo-report"), "--out"
     say(f"wrote {write_report(_store(store), out)}")
 
 
+def _checked_objective(model, datasets, store):
+    try:
+        return _objective(model, datasets, store)
+    except (KeyError, ValueError, FileNotFoundError) as err:
+        raise typer.BadParameter(_message(err)) from None
+
+
 def _objective(model, datasets, store):
     from jaxfit.cosmo.fit import cached_objective
     from jaxfit.cosmo.model import get_model
@@ -202,7 +209,7 @@ def profile(
     from jaxfit.core.provenance import run_record
     from jaxfit.core.scan import parse_grid, scan
 
-    chi2, spec = _objective(model, datasets, store)
+    chi2, spec = _checked_objective(model, datasets, store)
     grid = {}
     for axis in (x, y):
         if axis:
@@ -212,7 +219,10 @@ def profile(
             except ValueError as err:
                 raise typer.BadParameter(str(err), param_hint="--x/--y") from None
     free = [n for n in spec.free_names] + [n for n in grid if n not in spec.free_names]
-    result = scan(chi2, spec.free_only(free), grid, n_starts=n_starts)
+    try:
+        result = scan(chi2, spec.free_only(free), grid, n_starts=n_starts)
+    except (KeyError, ValueError) as err:
+        raise typer.BadParameter(_message(err), param_hint="--x/--y") from None
     paths = result.save(out, f"{model}_profile", run_record(model=model, datasets=datasets))
     best = ", ".join(f"{k}={v:.5g}" for k, v in result.best_point.items())
     say(f"{model} profile over {', '.join(grid)}: chi2_min = {result.chi2_min:.3f} at {best}; "
@@ -235,9 +245,12 @@ def sample(
     from jaxfit.core.provenance import run_record
     from jaxfit.core.sampling import sample_nuts
 
-    chi2, spec = _objective(model, datasets, store)
-    result = sample_nuts(chi2, spec, num_chains=chains, num_warmup=warmup, num_samples=samples,
-                         seed=seed, init=dict(spec.defaults))
+    chi2, spec = _checked_objective(model, datasets, store)
+    try:
+        result = sample_nuts(chi2, spec, num_chains=chains, num_warmup=warmup,
+                             num_samples=samples, seed=seed, init=dict(spec.defaults))
+    except ValueError as err:
+        raise typer.BadParameter(_message(err)) from None
     write_json(Path(out) / f"{model}_nuts.json",
                result.to_dict() | {"provenance": run_record(seeds={"nuts": seed})})
     write_csv(Path(out) / f"{model}_nuts_summary.csv", result.summary)

@@ -31,7 +31,7 @@ def cosmo(
     from jaxfit.cosmo.data import BAO_DATASETS, SN_DATASETS, download_urls
 
     registry = {**BAO_DATASETS, **SN_DATASETS}
-    names = list(registry) if sets == "all" else [s.strip() for s in sets.split(",") if s]
+    names = list(registry) if sets == "all" else [s.strip() for s in sets.split(",") if s.strip()]
     unknown = [n for n in names if n not in registry]
     if unknown or not names:
         raise typer.BadParameter(

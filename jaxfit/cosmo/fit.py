@@ -34,6 +34,7 @@ from jaxfit.cosmo.data import (
     bao_model_vector,
     cmb_chi2,
     load_datasets,
+    parse_datasets,
     sn_chi2,
     sn_mu_model,
 )
@@ -250,7 +251,9 @@ def cached_objective(model, datasets, data_dir=None, cov_scale=1.0, rd_method="a
 
     Cached, so a repeated fit reuses its compiled solver, Hessian and breakdown.
     """
-    datasets = ",".join(datasets) if not isinstance(datasets, str) else datasets
+    # normalised ("cmb" and "cmb:planck2018" are one key), so equal selections share a
+    # compiled solver
+    datasets = ",".join(f"{kind}:{name}" for kind, name in parse_datasets(datasets))
     data_dir = None if data_dir is None else str(Path(data_dir).resolve())
     return _cached_objective(model, datasets, data_dir, float(cov_scale), rd_method)
 

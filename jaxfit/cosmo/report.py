@@ -29,15 +29,21 @@ def bao_predictions(params: dict, model: str, bao: BAOData, rd_method: str = "au
     )
 
 
-def plot_bao_residuals(fits: dict[str, dict], bao: BAOData, path) -> Path:
-    """(data - model) / sigma of every BAO point for each ``{model: params}``."""
+def plot_bao_residuals(fits: dict[str, dict], bao: BAOData, path,
+                       rd_methods: dict[str, str] | None = None) -> Path:
+    """(data - model) / sigma of every BAO point for each ``{model: params}``.
+
+    ``rd_methods`` gives each model's r_d method (default "aubourg").
+    """
+    rd_methods = rd_methods or {}
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     sigma = np.sqrt(np.diag(bao.cov))
     markers = {"DV_over_rs": "o", "DM_over_rs": "s", "DH_over_rs": "^"}
     for k, (model, params) in enumerate(fits.items()):
-        pull = (np.asarray(bao.value) - bao_predictions(params, model, bao)) / sigma
+        predicted = bao_predictions(params, model, bao, rd_methods.get(model, "aubourg"))
+        pull = (np.asarray(bao.value) - predicted) / sigma
         for q in dict.fromkeys(bao.quantity):
             sel = np.array([qq == q for qq in bao.quantity])
             ax.plot(np.asarray(bao.z)[sel] + 0.015 * k, pull[sel], markers.get(q, "o"),
@@ -73,7 +79,10 @@ def write_report(store: OptimizedParameterStore, outdir) -> Path:
     outdir = Path(outdir)
     bao = load_bao("desi_dr2")
     fits = {m: store.get_model_defaults(m) for m in store.models}
-    plot_bao_residuals(fits, bao, outdir / "bao_residuals.png")
+    # each model drawn with the r_d method its stored fit used
+    rd_methods = {m: (store.get_optimization_metadata(m) or {}).get("rd_method", "aubourg")
+                  for m in store.models}
+    plot_bao_residuals(fits, bao, outdir / "bao_residuals.png", rd_methods)
     summary = store.export_optimization_summary(outdir / "optimization_summary.json")
     params = [{"model": m, **p} for m, p in fits.items()]
     sections = [

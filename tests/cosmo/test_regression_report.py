@@ -353,6 +353,25 @@ def test_profile_bad_grid_is_a_usage_error_naming_the_grid(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("axis", "named"), [
+    ("Foo=0.3:0.4:3", "unknown parameter 'Foo'"),
+    ("Om0=0.001:0.4:3", "outside the bounds [0.01, 0.99]"),
+], ids=["unknown-name", "outside-bounds"])
+def test_profile_bad_axis_is_a_usage_error(tmp_path, axis, named):
+    result = invoke("cosmo", "profile", "--model", "lcdm", "--datasets", "cmb", "--x", axis,
+                    "--y", "", "--store", tmp_path / "store", "--out", tmp_path / "out")
+    assert result.exit_code == 2, repr(result.exception)
+    assert named in flat(result.output)
+
+
+def test_sample_too_few_draws_is_a_usage_error(tmp_path):
+    result = invoke("cosmo", "sample", "--model", "lcdm", "--datasets", "cmb", "--samples", 2,
+                    "--store", tmp_path / "store", "--out", tmp_path / "out")
+    assert result.exit_code == 2, repr(result.exception)
+    assert "num_samples must be an integer >= 4, got 2" in flat(result.output)
+    assert not (tmp_path / "out").exists()
+
+
 # ------------------------------------------------------------------------------- report
 def test_cli_report_writes_the_report(store_copy, tmp_path):
     out = tmp_path / "report"
