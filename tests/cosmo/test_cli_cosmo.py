@@ -1,7 +1,7 @@
 """Tests of the ``jaxfit cosmo`` commands (fit and its research aliases, store show /
 history / export / check) through typer's CliRunner.
 
-The main fit runs once per test session (:func:`_run_once`, shared across pytest-xdist
+The main fit runs once per test session (``run_once`` in conftest.py, shared across pytest-xdist
 workers) into a store under pytest's temporary directory; every command gets ``--store``,
 so the user's store is never touched.
 """
@@ -13,7 +13,6 @@ import os
 import re
 from pathlib import Path
 
-import filelock
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -45,19 +44,6 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def _run_once(tmp_path_factory, name: str, compute) -> dict:
-    """Run ``compute(folder) -> dict`` once per test session, even under pytest-xdist
-    (the first worker computes under a file lock and writes JSON; the others read it)."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    folder = base / f"shared-{name}"
-    payload = folder / "payload.json"
-    with filelock.FileLock(f"{folder}.lock"):
-        if not payload.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            payload.write_text(json.dumps(compute(folder)))
-    return json.loads(payload.read_text())
 
 
 def _cli_fit(folder) -> dict:
@@ -86,9 +72,9 @@ def _cli_fit(folder) -> dict:
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
+def fitted(run_once):
     """``cosmo fit --model lcdm --datasets cmb --store S --n-starts 4 --out O``, once."""
-    run = _run_once(tmp_path_factory, "test_cli_cosmo-fit", _cli_fit)
+    run = run_once("test_cli_cosmo-fit", _cli_fit)
     assert run["exit_code"] == 0, run["output"] + run["exception"]
     return run
 
@@ -293,10 +279,10 @@ def _cli_config_dry_run(folder) -> dict:
 
 
 @pytest.fixture(scope="module")
-def config_dry_run(tmp_path_factory):
+def config_dry_run(run_once):
     """``cosmo fit --config FILE --dry-run --store S --n-starts 1 --out O``, once (one fit
     serves both the config test and the dry-run test)."""
-    run = _run_once(tmp_path_factory, "test_cli_cosmo-config-dry-run", _cli_config_dry_run)
+    run = run_once("test_cli_cosmo-config-dry-run", _cli_config_dry_run)
     assert run["exit_code"] == 0, run["output"] + run["exception"]
     return run
 

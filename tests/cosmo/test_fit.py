@@ -3,7 +3,7 @@ the seed's round trip through the parameter store, the injection rule, dry runs,
 fits, unconstrained PBUF directions, covariance scaling, bad input and config files.
 
 JAX compiles once per objective, so every expensive fit runs once per test session and is
-shared (:func:`_run_once`, also across pytest-xdist workers) through module fixtures. Every
+shared (``run_once`` in conftest.py, also across xdist workers) via module fixtures. Every
 store lives under pytest's temporary directory, never in the user's store.
 """
 
@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 
-import filelock
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -67,23 +65,6 @@ C_KM_S = 299_792.458
 
 
 # --------------------------------------------------------------------------- sharing
-def _run_once(tmp_path_factory, name: str, compute) -> dict:
-    """Run ``compute(folder) -> dict`` once per test session, even under pytest-xdist.
-
-    The first worker to take the lock computes and writes the payload as JSON into a folder
-    shared by all workers of this session; the others wait on the lock and read it.
-    """
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # the session's folder, shared by gw0, gw1, ...
-    folder = base / f"shared-{name}"
-    payload = folder / "payload.json"
-    with filelock.FileLock(f"{folder}.lock"):
-        if not payload.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(compute(folder), default=lambda o: np.asarray(o).tolist())
-            payload.write_text(text)
-    return json.loads(payload.read_text())
 
 
 def _sha256(path) -> str | None:
@@ -117,8 +98,8 @@ def _lcdm_fits(folder) -> dict:
 
 
 @pytest.fixture(scope="module")
-def lcdm(tmp_path_factory):
-    payload = _run_once(tmp_path_factory, "test_fit-lcdm-cmb", _lcdm_fits)
+def lcdm(run_once):
+    payload = run_once("test_fit-lcdm-cmb", _lcdm_fits)
     payload["first"] = OptimizationResult(**payload["first"])
     payload["second"] = OptimizationResult(**payload["second"])
     return payload
@@ -131,8 +112,8 @@ def _pbuf_fit(folder) -> dict:
 
 
 @pytest.fixture(scope="module")
-def pbuf(tmp_path_factory):
-    payload = _run_once(tmp_path_factory, "test_fit-pbuf-cmb-bao", _pbuf_fit)
+def pbuf(run_once):
+    payload = run_once("test_fit-pbuf-cmb-bao", _pbuf_fit)
     payload["result"] = OptimizationResult(**payload["result"])
     return payload
 

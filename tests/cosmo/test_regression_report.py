@@ -2,7 +2,7 @@
 :func:`jaxfit.cosmo.fit.regression` / :mod:`jaxfit.cosmo.report`.
 
 The CMB-only LCDM fit (4 parameters, 4 priors: chi2 = 0 at the optimum), the profile and
-the NUTS run each happen once per test session (:func:`_run_once`, shared across
+the NUTS run each happen once per test session (``run_once`` in conftest.py, shared across
 pytest-xdist workers). The profile and the NUTS run use empty stores of their own, so they
 do not wait for the fit; tests that change a store work on a copy in ``tmp_path``. Every
 command gets ``--store``, and ``JAXFIT_STORE`` / ``JAXFIT_DATA`` point into ``tmp_path``, so
@@ -25,11 +25,9 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
-import filelock
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -58,21 +56,6 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def _run_once(tmp_path_factory, name: str, compute) -> dict:
-    """Run ``compute(folder) -> dict`` once per test session, even under pytest-xdist
-    (the first worker computes under a file lock and writes JSON; the others read it).
-    Same idea as in test_cli_cosmo.py (not importable: tests are not a package)."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # the session's folder, shared by gw0, gw1, ...
-    folder = base / f"shared-{name}"
-    payload = folder / "payload.json"
-    with filelock.FileLock(f"{folder}.lock"):
-        if not payload.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(compute(folder), default=lambda o: np.asarray(o).tolist())
-            payload.write_text(text)
-    return json.loads(payload.read_text())
 
 
 @pytest.fixture(autouse=True)
@@ -128,10 +111,10 @@ def _fit(folder) -> dict:
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
+def fitted(run_once):
     """The CMB-only LCDM fit (n_starts=4) into an empty store, the regression rows of both
     modes on it, and the Neff = 3.2 fit on a copy, once per session (see :func:`_fit`)."""
-    run = _run_once(tmp_path_factory, "test_regression_report-fit", _fit)
+    run = run_once("test_regression_report-fit", _fit)
     assert run["result"]["convergence_status"] == "success"
     assert run["result"]["metadata"]["datasets"] == ["cmb:planck2018"]
     return run
@@ -158,9 +141,9 @@ def _profile(folder) -> dict:
 
 
 @pytest.fixture(scope="module")
-def profiled(tmp_path_factory):
+def profiled(run_once):
     """``cosmo profile`` of Om0 on a 5-point grid (CMB only), once per session."""
-    run = _run_once(tmp_path_factory, "test_regression_report-profile", _profile)
+    run = run_once("test_regression_report-profile", _profile)
     assert run["exit_code"] == 0, run["output"] + run["exception"]
     return run
 
@@ -172,9 +155,9 @@ def _sample(folder) -> dict:
 
 
 @pytest.fixture(scope="module")
-def sampled(tmp_path_factory):
+def sampled(run_once):
     """``cosmo sample`` (2 chains, 50 warmup, 50 draws; CMB only), once per session."""
-    run = _run_once(tmp_path_factory, "test_regression_report-sample", _sample)
+    run = run_once("test_regression_report-sample", _sample)
     assert run["exit_code"] == 0, run["output"] + run["exception"]
     return run
 
