@@ -13,7 +13,7 @@ import jaxfit  # noqa: F401  (precision policy)
 from jaxfit.core.io import write_json
 from jaxfit.core.provenance import run_record
 
-DOMAINS = ("core", "cosmo")
+DOMAINS = ("core", "cosmo", "leptons")
 
 
 def main(argv=None) -> list[dict]:

@@ -48,3 +48,24 @@ def cosmo(
         raise typer.Exit(1) from None
     say(f"{len(paths)} files for {', '.join(names)} in {destination}; the cosmo loaders "
         "find them there without --data-dir")
+
+
+@data_app.command("sparc")
+def sparc(
+    force: bool = typer.Option(False, "--force", help="Download again even if present."),
+):
+    """SPARC rotation curves (Rotmod_LTG.zip) and galaxy table (SPARC_Lelli2016c.mrt) from
+    astroweb.case.edu (Lelli, McGaugh & Schombert 2016, AJ 152, 157)."""
+    from rich.markup import escape
+
+    from jaxfit.core.download import data_home
+    from jaxfit.gravity.data import SPARC_MASTER_FILE, download_sparc, load_sparc
+
+    try:
+        folder = download_sparc(data_home() / "sparc", force=force, check=False)
+        batch = load_sparc(folder, master=folder / SPARC_MASTER_FILE)
+    except (RuntimeError, ValueError) as err:
+        say(f"[red]{escape(str(err))}[/]")
+        raise typer.Exit(1) from None
+    say(f"SPARC: {batch.n_galaxies} galaxies ({batch.n_total} points) in {folder}; the "
+        "gravity loaders find them there without --rotmod-dir")

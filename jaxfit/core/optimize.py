@@ -81,6 +81,10 @@ class SolverOptions:
         gtol: gradient tolerance, relative to max(1, |f|).
         ftol: objective-change tolerance, relative to max(1, |f|).
         memory_size: L-BFGS history length.
+        linesearch_steps: most zoom line-search evaluations per L-BFGS iteration (optax's
+            default 20). Under ``vmap`` every iteration costs the largest count over the
+            batch, so a batch with a few badly scaled members (optima on bounds) runs
+            faster with fewer steps; a line search that runs out takes its best point.
         learning_rate: Adam's initial step in unconstrained units (cosine decay to 1e-4 of
             it at maxiter).
         popsize: DE population = popsize x number of free parameters (min 5).
@@ -96,6 +100,7 @@ class SolverOptions:
     gtol: float = 1e-9
     ftol: float = 1e-15
     memory_size: int = 10
+    linesearch_steps: int = 20
     learning_rate: float = 5e-2
     popsize: int = 15
     mutation: float | tuple[float, float] = (0.5, 1.0)
@@ -123,6 +128,8 @@ class SolverOptions:
             raise ValueError(f"mutation must be F or (F_min, F_max) within [0, 2], got {mutation}")
         object.__setattr__(self, "mutation", mutation)
         object.__setattr__(self, "popsize", positive_int(self.popsize, "popsize"))
+        object.__setattr__(self, "linesearch_steps",
+                           positive_int(self.linesearch_steps, "linesearch_steps"))
 
     @classmethod
     def build(cls, options: Mapping) -> SolverOptions:
@@ -268,7 +275,10 @@ def _iterate(step, state0, f_u, u0, opts: SolverOptions) -> SolveOutput:
 
 
 def _lbfgs(f_u, u0, opts: SolverOptions) -> SolveOutput:
-    opt = optax.lbfgs(memory_size=opts.memory_size)
+    linesearch = optax.scale_by_zoom_linesearch(
+        max_linesearch_steps=opts.linesearch_steps, initial_guess_strategy="one"
+    )
+    opt = optax.lbfgs(memory_size=opts.memory_size, linesearch=linesearch)
     value_and_grad = optax.value_and_grad_from_state(f_u)
 
     def step(u, state, f, g):
@@ -404,6 +414,7 @@ def solve_batch(
     seed: int = 0,
     options: SolverOptions = SolverOptions(),
     chunk_size: int | None = None,
+    devices=None,
     progress: bool = True,
     description: str = "fits",
 ) -> SolveOutput:
@@ -417,6 +428,7 @@ def solve_batch(
             _evaluate(fun, spec.skeleton()),
             fixed,
             chunk_size=chunk_size,
+            devices=devices,
             progress=progress,
             description=description,
         )
@@ -432,6 +444,7 @@ def solve_batch(
         _with_key_data(solve),
         (u0, fixed, np.asarray(jax.random.key_data(keys))),
         chunk_size=chunk_size,
+        devices=devices,
         progress=progress,
         description=description,
     )
@@ -503,6 +516,7 @@ def minimize(
     sampler: str = "sobol",
     seed: int = 0,
     chunk_size: int | None = None,
+    devices=None,
     progress: bool = True,
     **options,
 ) -> FitResult:
@@ -520,6 +534,8 @@ def minimize(
         sampler: ``"sobol"`` or ``"uniform"``.
         seed: seeds the start sampler and DE.
         chunk_size: starts per compiled call (memory control); see core.parallel.
+        devices: devices the starts are sharded over (default: all local devices;
+            :func:`jaxfit.core.parallel.local_devices` picks the first N).
         progress: progress bar over chunks.
         **options: fields of :class:`SolverOptions` (maxiter, gtol, ftol, ...).
 
@@ -567,6 +583,7 @@ def minimize(
             seed=seed,
             options=opts,
             chunk_size=chunk_size,
+            devices=devices,
             progress=progress,
             description=f"{method} starts",
         )

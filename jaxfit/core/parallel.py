@@ -36,6 +36,27 @@ from jaxfit.core.progress import progress_bar
 BATCH_AXIS = "batch"
 
 
+def local_devices(count: int | None = None) -> list:
+    """The first ``count`` local devices (all of them for ``None``), for ``devices=``
+    arguments and the CLIs' ``--devices N``.
+
+    Raises:
+        ValueError: ``count`` is not a positive int or exceeds the local device count.
+    """
+    available = jax.local_devices()
+    if count is None:
+        return list(available)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"devices must be a positive int, got {count!r}")
+    if count > len(available):
+        raise ValueError(
+            f"devices={count} but this process sees {len(available)} local device(s) "
+            f"({available[0].platform}); on CPU, XLA_FLAGS="
+            f"--xla_force_host_platform_device_count={count} makes {count} host devices"
+        )
+    return list(available[:count])
+
+
 def batch_mesh(devices=None) -> Mesh:
     """A 1-D mesh named ``"batch"`` over ``devices`` (default: all local devices)."""
     devices = list(jax.local_devices() if devices is None else devices)

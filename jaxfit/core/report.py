@@ -25,6 +25,7 @@ padding: .6em; overflow-x: auto; font-size: 85%; } .files a { margin-right: 1em;
 <h2>{{ s.title }}</h2>
 {% for p in s.text %}<p>{{ p | e }}</p>{% endfor %}
 {% if s.table %}{{ s.table }}{% endif %}
+{% if s.pre %}<pre>{{ s.pre | e }}</pre>{% endif %}
 {% for img in s.images %}<img src="{{ img }}" alt="{{ img }}">{% endfor %}
 {% if s.files %}<p class="files">Files: {% for f in s.files %}<a href="{{ f }}">{{ f }}</a>
 {% endfor %}</p>{% endif %}
@@ -61,14 +62,16 @@ def write_index(path, title: str, sections: list[dict], provenance: dict) -> Pat
         path: output file.
         title: page title.
         sections: dicts with ``title`` and optional ``text`` (list of paragraphs),
-            ``table`` (HTML from :func:`table_html`), ``images`` and ``files`` (paths
+            ``table`` (HTML from :func:`table_html`), ``pre`` (preformatted text, e.g. a
+            checklist), ``images`` and ``files`` (paths
             relative to the page).
         provenance: shown as JSON at the end.
     """
     import json
 
     sections = [
-        {"text": [], "table": "", "images": [], "files": []} | section for section in sections
+        {"text": [], "table": "", "pre": "", "images": [], "files": []} | section
+        for section in sections
     ]
     text = _TEMPLATE.render(
         title=title,

@@ -285,6 +285,7 @@ def scan(
     seed: int = 0,
     global_fit: bool = True,
     chunk_size: int | None = None,
+    devices=None,
     progress: bool = True,
     **options,
 ) -> ScanResult:
@@ -303,6 +304,7 @@ def scan(
         global_fit: also fit with the scanned parameters free within the grid range, to
             anchor delta-chi2 at the true minimum.
         chunk_size: batch items (grid points x starts) per compiled call.
+        devices: devices the batch is sharded over (default: all local devices).
         progress: progress bar over chunks.
         **options: :class:`~jaxfit.core.optimize.SolverOptions` fields.
     """
@@ -334,6 +336,7 @@ def scan(
         seed=seed,
         options=opts,
         chunk_size=chunk_size,
+        devices=devices,
         progress=progress,
         description=f"scan {'x'.join(names)} ({n_points} points x {n_s} starts)",
     )
@@ -358,7 +361,7 @@ def scan(
             outer = outer.replace(name, lower=values[0], upper=values[-1], default=default,
                                   frozen=False)
         fit = minimize(fun, outer, method="lbfgs", n_starts=n_starts, sampler=sampler,
-                       seed=seed, progress=False, **options)
+                       seed=seed, devices=devices, progress=False, **options)
     return ScanResult(
         names=names,
         axes=axes,

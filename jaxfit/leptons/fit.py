@@ -117,6 +117,17 @@ PRESETS = {
 """Grid presets ``name -> (beta grid, w grid)``; a one-point w grid is a 1-D beta profile
 at that w (:func:`run_preset`)."""
 
+SCAN_OPTIONS = {"maxiter": 300, "ftol": 1e-12, "linesearch_steps": 6}
+"""Solver options of the profile scans (:func:`scan_beta`, :func:`scan_beta_w`), each
+overridable by keyword. Why: a scan is one vmapped L-BFGS loop, so every iteration costs
+the slowest member's line search and the loop runs until the slowest start stops; in the
+tension regime some starts creep along a bound to ``maxiter``. Measured at beta_ref,
+w = 0.02, 64 starts, 2 CPU cores: the core defaults (1000 iterations, 20 line-search
+steps) 36 s, ``maxiter=300, ftol=1e-12`` 14 s, plus ``linesearch_steps`` 4-5: 3-4 s, all
+with the same best chi2 (16497529.92); fewer steps leave more individual starts in poorer
+minima (the median start's chi2 rises), so 6 keeps a margin. ``ftol = 1e-12`` relative is
+~2e-5 in chi2 ~ 1.6e7, far below the delta-chi2 = 1 that sets intervals."""
+
 CROSS_TESTS = {
     "test2": {"sigma_model": 1e-6, "sigma_g": 2e-8, "beta_grid": np.linspace(2.85, 3.25, 41)},
     "test3": {"sigma_model": 1e-5, "sigma_g": 1e-7, "beta_grid": np.linspace(2.95, 3.25, 31)},
@@ -613,13 +624,13 @@ class LeptonFit:
 
 
 def _run_fit(key, spec: ParamSpec, *, x0, n_starts, sampler, seed, method, chunk_size,
-             progress, errors, options) -> LeptonFit:
+             devices, progress, errors, options) -> LeptonFit:
     fun = _objective(*key)
     x0 = check_values(x0, "x0")
     t0 = time.perf_counter()
     fit = minimize(fun, spec, method=method, x0=x0 or None, n_starts=n_starts,
-                   sampler=sampler, seed=seed, chunk_size=chunk_size, progress=progress,
-                   **options)
+                   sampler=sampler, seed=seed, chunk_size=chunk_size, devices=devices,
+                   progress=progress, **options)
     elapsed = time.perf_counter() - t0
     reached = bounds_reached(spec, fit.x)
     uncertainty = hessian_uncertainty(fun, spec, fit.x) if errors else None
@@ -652,6 +663,7 @@ def fit_fixed(
     seed: int = 0,
     method: str = "lbfgs",
     chunk_size: int | None = None,
+    devices=None,
     progress: bool = True,
     errors: bool = False,
     **options,
@@ -684,7 +696,8 @@ def fit_fixed(
                          "leave them out of x0")
     spec = (spec or lepton_spec(beta, w)).freeze(["beta", "w"], {"beta": beta, "w": w})
     return _run_fit(key, spec, x0=x0, n_starts=n_starts, sampler=sampler, seed=seed,
-                    method=method, chunk_size=chunk_size, progress=progress, errors=errors,
+                    method=method, chunk_size=chunk_size, devices=devices, progress=progress,
+                    errors=errors,
                     options=options)
 
 
@@ -913,12 +926,14 @@ def _beta_profile(result: ScanResult) -> ScanResult:
 
 
 def _run_scan(key, spec: ParamSpec, grid: dict, *, n_starts, sampler, seed, method,
-              global_fit, chunk_size, progress, options, extra_settings) -> LeptonScan:
+              global_fit, chunk_size, devices, progress, options,
+              extra_settings) -> LeptonScan:
     fun = _objective(*key)
+    options = SCAN_OPTIONS | dict(options)
     t0 = time.perf_counter()
     result = scan(fun, spec, grid, n_starts=n_starts, sampler=sampler, seed=seed,
                   method=method, global_fit=global_fit, chunk_size=chunk_size,
-                  progress=progress, **options)
+                  devices=devices, progress=progress, **options)
     elapsed = time.perf_counter() - t0
 
     # derived quantities at every grid point, one vmapped call
@@ -981,6 +996,7 @@ def scan_beta(
     method: str = "lbfgs",
     global_fit: bool = True,
     chunk_size: int | None = None,
+    devices=None,
     progress: bool = True,
     **options,
 ) -> LeptonScan:
@@ -997,11 +1013,11 @@ def scan_beta(
             :func:`jaxfit.core.scan.scan`; ``global_fit`` also fits beta free within the grid
             range to anchor delta-chi2.
 
-    Cost: every grid point x start runs in one vmapped L-BFGS loop, which iterates until its
-    slowest member stops; in the tension regime some starts creep along a bound to
-    ``maxiter``. Measured on 2 CPU cores: ``"beta-41"`` with 8 starts (328 fits) 655 s; a
-    64-start :func:`fit_fixed` ~30 s. ``maxiter=300`` reproduced the 1000-iteration optimum
-    at beta_ref to 1e-15 in a third of the time; ``chunk_size`` bounds memory.
+    Cost: every grid point x start runs in one vmapped L-BFGS loop with
+    :data:`SCAN_OPTIONS` (override any by keyword). Measured on 2 shared CPU cores:
+    ``"scan-9x6"`` with 64 starts (3456 fits) 294 s warm, 196 s first call
+    (benchmarks/RESULTS.md has the current figures); ``chunk_size`` bounds memory and
+    ``devices`` shards the batch (:func:`jaxfit.core.parallel.local_devices`).
 
     Raises:
         ValueError: empty or non-finite grid, ``w <= 0``, values outside the bounds.
@@ -1012,7 +1028,7 @@ def scan_beta(
     spec = _scan_spec(spec, float(np.median(grid)), w, free_w=False)
     return _run_scan(key, spec, {"beta": grid}, n_starts=n_starts, sampler=sampler, seed=seed,
                      method=method, global_fit=global_fit, chunk_size=chunk_size,
-                     progress=progress, options=options, extra_settings={"w": w})
+                     devices=devices, progress=progress, options=options, extra_settings={"w": w})
 
 
 def scan_beta_w(
@@ -1032,6 +1048,7 @@ def scan_beta_w(
     method: str = "lbfgs",
     global_fit: bool = True,
     chunk_size: int | None = None,
+    devices=None,
     progress: bool = True,
     **options,
 ) -> LeptonScan:
@@ -1052,7 +1069,7 @@ def scan_beta_w(
     spec = spec.replace("w", default=float(np.median(w_grid)))
     return _run_scan(key, spec, {"beta": beta_grid, "w": w_grid}, n_starts=n_starts,
                      sampler=sampler, seed=seed, method=method, global_fit=global_fit,
-                     chunk_size=chunk_size, progress=progress, options=options,
+                     chunk_size=chunk_size, devices=devices, progress=progress, options=options,
                      extra_settings={})
 
 
@@ -1121,6 +1138,7 @@ def cross_multistart(
     seed: int = 0,
     method: str = "lbfgs",
     chunk_size: int | None = None,
+    devices=None,
     progress: bool = True,
     **options,
 ) -> CrossMultistart:
@@ -1135,7 +1153,8 @@ def cross_multistart(
     spec = spec.replace("beta", frozen=False)
     spec = spec.replace("w", frozen=False) if free_w else spec.freeze(["w"], {"w": w})
     result = _run_fit(key, spec, x0=x0, n_starts=n_starts, sampler=sampler, seed=seed,
-                      method=method, chunk_size=chunk_size, progress=progress, errors=False,
+                      method=method, chunk_size=chunk_size, devices=devices, progress=progress,
+                      errors=False,
                       options=options)
     starts = result.starts
     if starts is None:

@@ -53,12 +53,18 @@ Quadrature
 analytic (``int cos^2 th sin th`` and ``int sin^3 th`` over ``[theta_min, pi - theta_min]``)
 and every energy is a radial integral. Gauss-Legendre panels ``[r_lo, R_c]``, ``[R_c, R]``
 (``n_nodes`` each) carry the interior, where every integrand is a polynomial in ``r`` of
-degree <= 20 (``r^2 drho^2``), integrated exactly by 11 or more nodes; outside,
-``n_outer_panels`` panels equal in ``ln r`` on ``[R, r_max]`` carry ``r^2, 1/r, 1/r^4``
-terms, smooth in ``ln r``. Doubling ``n_nodes`` changes ``E_total`` by < 1e-12 relative
-(tests/leptons/test_model.py). Panel edges are clipped to the radial domain, so a core
-smaller than ``r_min`` (or a vortex beyond ``r_max``) gives empty panels, not a signed
-integral.
+degree <= 20 (``r^2 drho^2``), integrated exactly by 11 or more nodes (default 16). Outside
+``R`` the density is 1 and ``r^2 |v|^2`` is a Laurent polynomial (``r^2, 1/r, 1/r^4``
+terms), so the exterior is a closed form in every flow (:func:`_exterior_box`). Doubling
+``n_nodes`` changes ``E_total`` by < 1e-12 relative (tests/leptons/test_model.py). Panel
+edges are clipped to the radial domain, so a core smaller than ``r_min`` (or a vortex
+beyond ``r_max``) gives empty panels, not a signed integral.
+
+Why closed forms and 16 nodes: profile scans evaluate this functional ~10^8 times. The
+earlier default (8 log panels x 32 nodes outside, 32 per interior panel) spent 80% of its
+time on the exterior: (value, gradient) of the mass chi2 cost 70 us per parameter point on
+two CPU cores (batch 3456); with the closed-form exterior and 16 nodes it costs ~21 us, and
+E_total agrees with the old rule to < 1e-12 relative.
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxfit.core.precision import require_float64
-from jaxfit.core.quadrature import gl_panels, gl_rule
+from jaxfit.core.quadrature import gl_panels
 
 FLOWS = ("vortex", "research", "lab")
 """Flow variants of :class:`EnergyConfig` (see the module doc)."""
@@ -101,9 +107,8 @@ class EnergyConfig:
             ``"lab"``.
         eta, R_ref: gradient coupling ``lam = eta beta R_ref^2 / 11``
             (:func:`gradient_coupling`); ``eta >= 0``, ``R_ref > 0``.
-        n_nodes: Gauss-Legendre nodes per radial panel (>= 2).
-        n_outer_panels: panels equal in ``ln r`` on ``[R, r_max]`` (>= 1; unused by
-            ``"lab"``, whose exterior is analytic).
+        n_nodes: Gauss-Legendre nodes per interior radial panel (>= 2; 11 integrate
+            every interior polynomial exactly).
 
     Raises:
         ValueError: naming the field, for an unknown flow, a non-finite or out-of-range
@@ -116,8 +121,7 @@ class EnergyConfig:
     theta_min: float = 0.01
     eta: float = 0.03
     R_ref: float = 0.88
-    n_nodes: int = 32
-    n_outer_panels: int = 8
+    n_nodes: int = 16
 
     def __post_init__(self):
         if self.flow not in FLOWS:
@@ -143,15 +147,10 @@ class EnergyConfig:
             raise ValueError(f"eta must be >= 0, got {self.eta!r}")
         if self.R_ref <= 0.0:
             raise ValueError(f"R_ref must be > 0, got {self.R_ref!r}")
-        for name, minimum in (("n_nodes", 2), ("n_outer_panels", 1)):
-            value = getattr(self, name)
-            # bool is an int subclass, but n_nodes=True is always a mistake
-            if (
-                not isinstance(value, numbers.Integral)
-                or isinstance(value, bool)
-                or value < minimum
-            ):
-                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        # bool is an int subclass, but n_nodes=True is always a mistake
+        n = self.n_nodes
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 2:
+            raise ValueError(f"n_nodes must be an int >= 2, got {n!r}")
 
     @property
     def boxed(self) -> bool:
@@ -236,10 +235,20 @@ def _interior_velocity(r, R, U, flow: str):
     return -U * (2.5 - 1.5 * q), U * (2.5 - 3.0 * q)
 
 
-def _exterior_velocity(r, R, U):
-    """``(f, g)`` outside the vortex in the vortex frame (``"vortex"``, ``"research"``)."""
-    p = (R / r) ** 3
-    return U * (1.0 - p), -0.5 * U * (2.0 + p)
+def _exterior_box(a, b, R, U, c, s):
+    """Exterior ``E_circ`` of the box flows on ``[a, b]`` (``R <= a <= b``), closed form.
+
+    With ``p = (R/r)^3``, ``f = U (1 - p)``, ``g = -U/2 (2 + p)`` (vortex frame, rho = 1):
+    ``r^2 (c f^2 + s g^2) = U^2 [(c + s) r^2 + (s - 2c) R^3 / r + (c + s/4) R^6 / r^4]``,
+    integrated term by term and times ``pi`` (the angular factor ``2 pi`` times 1/2).
+    """
+    cubes = (b**3 - a**3) / 3.0
+    log = jnp.log(b / a)
+    inverse_cubes = (1.0 / a**3 - 1.0 / b**3) / 3.0
+    R3 = R**3
+    return jnp.pi * U**2 * (
+        (c + s) * cubes + (s - 2.0 * c) * R3 * log + (c + 0.25 * s) * R3**2 * inverse_cubes
+    )
 
 
 def _angular_weights(config: EnergyConfig) -> tuple[float, float]:
@@ -270,11 +279,7 @@ def _circulation_parts(R_c, U, A, w, config: EnergyConfig):
     # (1/2) rho |v|^2 dV with the angles integrated: (1/2) 2 pi r^2 rho (c f^2 + s g^2) dr
     interior = jnp.pi * jnp.sum(wt * r**2 * rho * (c * f**2 + s * g**2))
     if config.boxed:
-        r, wt = gl_rule(
-            r_edge, config.r_max, config.n_nodes, log=True, panels=config.n_outer_panels
-        )
-        f, g = _exterior_velocity(r, R, U)
-        exterior = jnp.pi * jnp.sum(wt * r**2 * (c * f**2 + s * g**2))
+        exterior = _exterior_box(r_edge, config.r_max, R, U, c, s)
     else:
         # rho = 1 and |v|^2 = U^2 (R/r)^6 (cos^2 + sin^2/4): pi U^2 R^6 int_R^inf r^-4 dr
         exterior = jnp.pi * U**2 * R**3 / 3.0

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import jaxfit  # noqa: F401  (switches on float64)
-from jaxfit.core.parallel import BATCH_AXIS, batch_mesh, map_batched
+from jaxfit.core.parallel import BATCH_AXIS, batch_mesh, local_devices, map_batched
 
 N = 10
 RNG = np.random.default_rng(7)
@@ -113,6 +113,17 @@ def test_map_batched_scalar_leaf_clear_error():
         map_batched(item_fn, (X, np.float64(2.0)), progress=False)
 
 
+def test_local_devices_picks_the_first_n_and_names_bad_counts():
+    assert local_devices() == jax.local_devices()
+    assert local_devices(1) == jax.local_devices()[:1]
+    too_many = len(jax.local_devices()) + 1
+    with pytest.raises(ValueError, match=rf"devices={too_many} but this process sees"):
+        local_devices(too_many)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="devices must be a positive int"):
+            local_devices(bad)
+
+
 # ------------------------------------------------------------ sharded == unsharded
 # One workload, run here (the default single CPU device) and in a subprocess with four
 # forced host devices: a 10-start fit (10 is not a multiple of 4, so the batch is padded)
@@ -125,6 +136,7 @@ WORKLOAD = textwrap.dedent(
 
     import jaxfit  # noqa: F401
     from jaxfit.core.optimize import minimize
+    from jaxfit.core.parallel import local_devices
     from jaxfit.core.params import Param, ParamSpec
     from jaxfit.core.scan import scan
 
@@ -139,11 +151,15 @@ WORKLOAD = textwrap.dedent(
         fit = minimize(objective, spec, n_starts=10, progress=False)
         prof = scan(objective, spec, {"x": np.linspace(-3.0, 3.0, 7)}, n_starts=3,
                     global_fit=False, progress=False)
+        # the same scan on the first device only (the CLIs' --devices 1)
+        one = scan(objective, spec, {"x": np.linspace(-3.0, 3.0, 7)}, n_starts=3,
+                   global_fit=False, progress=False, devices=local_devices(1))
         return {
             "n_devices": len(jax.devices()),
             "starts": fit.starts.to_numpy(dtype=float).tolist(),
             "fit_x": fit.x,
             "chi2": prof.chi2.tolist(),
+            "chi2_one_device": one.chi2.tolist(),
             "profile_y": prof.best["y"].tolist(),
             "status": prof.status.tolist(),
         }
@@ -186,7 +202,7 @@ def test_sharded_equals_unsharded():
     assert local["n_devices"] == len(jax.devices()) != n_sub
 
     assert local["fit_x"] == pytest.approx(sharded["fit_x"], rel=1e-12, abs=0)
-    for key in ("starts", "chi2", "profile_y", "status"):
+    for key in ("starts", "chi2", "chi2_one_device", "profile_y", "status"):
         a, b = np.asarray(local[key], float), np.asarray(sharded[key], float)
         assert a.shape == b.shape, key
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, equal_nan=True, err_msg=key)

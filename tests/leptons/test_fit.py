@@ -32,7 +32,7 @@ G = np.asarray(TARGETS.g)
 DEFAULT = EnergyConfig()
 # cheaper quadrature for synthetic problems (targets come from the same config, so its
 # quadrature error does not matter there)
-FAST = EnergyConfig(n_nodes=12, n_outer_panels=2)
+FAST = EnergyConfig(n_nodes=12)
 
 LEPTON_POINT = {
     "R_c_e": 1.0, "U_e": 0.05, "A_e": 0.9,
@@ -74,8 +74,9 @@ def np_energies(R_c, U, A, beta, w, r_min=0.01, r_max=10.0, theta_min=0.01, eta=
     """Independent numpy energy of the "vortex" flow (the spec's formulas), vectorised over
     leptons: 40-node Gauss-Legendre on [r_min, R_c] and [R_c, R] (exact: the integrands are
     polynomials of degree <= 20 there), the exterior velocity energy in closed form, and the
-    slope of the density deficit written out analytically (jaxfit uses log-spaced panels
-    outside and autodiff). Agrees with jaxfit to ~1e-13 relative."""
+    slope of the density deficit written out analytically (jaxfit takes it by autodiff; its
+    closed-form exterior is checked against scipy dblquad in test_model.py). Agrees with
+    jaxfit to ~1e-13 relative."""
     R_c, U, A = (np.asarray(v, dtype=float) for v in (R_c, U, A))
     R = R_c + w
     cm = math.cos(theta_min)

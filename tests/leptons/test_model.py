@@ -258,7 +258,6 @@ def test_bad_config_names_the_field():
         "eta": {"eta": -1.0},
         "R_ref": {"R_ref": 0.0},
         "n_nodes": {"n_nodes": 1},
-        "n_outer_panels": {"n_outer_panels": 2.0},
     }
     for name, kwargs in bad.items():
         with pytest.raises(ValueError, match=name):

@@ -1,0 +1,1 @@
+"""Gravity: Sigma-Gravity theory kernel, rotation curves (Milky Way, SPARC) and clusters."""

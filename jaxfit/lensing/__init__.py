@@ -1,0 +1,2 @@
+"""Lensing: MaNGA kinematic sources, SIS + subhalo ray tracing with PSF and noise, and a
+Flax CNN that detects subhalos."""

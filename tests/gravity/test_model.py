@@ -1,0 +1,349 @@
+"""Tests of jaxfit.gravity.model against independent numpy/scipy evaluations of the spec's
+formulas, closed-form limits, finite differences and jit/vmap invariance.
+
+Named references:
+- K0 (trapezoid rule): np.trapezoid over ln lambda of P C_res C_coh W_geom, written out below.
+- K0 (Gauss-Legendre): scipy.integrate.quad over ln lambda with breakpoints at ln R (kink of
+  W_geom) and ln 2 pi R (resonance peak).
+- C_res: 1 at lambda_m = 2 pi R; 1/2 where |x - 1/x| = Q, x = lambda / lambda_m, i.e. at
+  x = (+-Q + sqrt(Q^2 + 4)) / 2, a full width of 2 asinh(Q/2) in ln lambda.
+- g_bar: astropy units, (km/s)^2 / kpc -> m/s^2.
+- v_flat: a numpy loop, np.median of the last 5 valid v_bar of each galaxy.
+"""
+
+import math
+
+import astropy.units as u
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.integrate
+
+import jaxfit  # noqa: F401  (switches on float64)
+from jaxfit.gravity import model as m
+
+TRAPEZOID = m.KernelConfig(rule="trapezoid")
+RESEARCH = m.KernelConfig(normalization="research", burr=False)
+NO_BURR = m.KernelConfig(burr=False)
+# a point away from the defaults, inside the MW-fit bounds
+THETA = {
+    "A_global": 1.3,
+    "alpha": 2.0,
+    "lam_coh": 8.0,
+    "lam_cut": 200.0,
+    "burr_ell0": 10.0,
+    "Q_ref": 1.5,
+}
+RADII = np.array([0.3, 1.0, 3.0, 8.0, 15.0, 40.0, 120.0])
+SIGMAS = np.array([10.0, 30.0, 1000.0])
+
+
+def _rel(actual, expected):
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    return float(np.max(np.abs(actual / expected - 1.0)))
+
+
+# ------------------------------------------------------------ independent numpy reference
+def _ref_integrand(lam, R, sigma_v, theta, lam_min=0.1, v_ref=200.0):
+    """P C_res C_coh W_geom from the spec, with W_geom as its two branches."""
+    P = (lam_min / lam) ** theta["alpha"] * np.exp(-lam / theta["lam_cut"])
+    Q = (v_ref / sigma_v) / theta["Q_ref"]
+    lam_m = 2 * np.pi * R
+    C_res = Q**2 / (Q**2 + (lam / lam_m - lam_m / lam) ** 2)
+    C_coh = np.exp(-((lam / theta["lam_coh"]) ** 2))
+    W = np.where(lam < R, 1.0, (R / np.maximum(lam, R)) ** 2)
+    return P * C_res * C_coh * W
+
+
+def _ref_K0_trapezoid(R, sigma_v, theta, n=400):
+    lam = np.logspace(np.log10(0.1), np.log10(500.0), n)
+    return np.trapezoid(_ref_integrand(lam, R, sigma_v, theta), np.log(lam))
+
+
+def _ref_K0_quad(R, sigma_v, theta):
+    a, b = math.log(0.1), math.log(500.0)
+    points = [p for p in (math.log(R), math.log(2 * math.pi * R)) if a < p < b]
+    value, _ = scipy.integrate.quad(
+        lambda t: _ref_integrand(math.exp(t), R, sigma_v, theta),
+        a,
+        b,
+        points=points,
+        epsabs=0.0,
+        epsrel=1e-13,
+        limit=500,
+    )
+    return value
+
+
+# ---------------------------------------------------------------------------- quadrature
+@pytest.mark.parametrize("theta", [dict(m.THEORY_DEFAULTS), THETA], ids=["defaults", "theta"])
+def test_K0_trapezoid_matches_numpy_trapezoid(theta):
+    K0 = m.kernel_K0(RADII, SIGMAS[:, None], theta, TRAPEZOID)
+    expected = [[_ref_K0_trapezoid(R, s, theta) for R in RADII] for s in SIGMAS]
+    assert _rel(K0, expected) < 1e-12
+
+
+def test_K0_gauss_legendre_converged_in_n_lambda():
+    K0 = m.kernel_K0(RADII, SIGMAS[:, None], {})
+    doubled = m.kernel_K0(RADII, SIGMAS[:, None], {}, m.KernelConfig(n_lambda=800))
+    assert _rel(K0, doubled) < 1e-8
+
+
+@pytest.mark.parametrize(
+    "theta, sigma_v",
+    [
+        (dict(m.THEORY_DEFAULTS), 30.0),
+        (THETA, 25.0),
+        # narrow cluster resonance, Q = (200/1000)/5 = 0.04
+        ({**THETA, "Q_ref": 5.0, "alpha": -1.0}, 1000.0),
+    ],
+    ids=["defaults", "theta", "narrow"],
+)
+def test_K0_gauss_legendre_matches_scipy_quad(theta, sigma_v):
+    K0 = m.kernel_K0(RADII, sigma_v, theta)
+    expected = [_ref_K0_quad(R, sigma_v, theta) for R in RADII]
+    assert _rel(K0, expected) < 1e-8
+
+
+# ---------------------------------------------------------------------------- components
+@pytest.mark.parametrize("Q", [0.04, 1.0, 6.67])
+def test_resonance_peak_and_half_maximum(Q):
+    R = 3.0
+    lam_m = 2 * np.pi * R
+    assert float(m.resonance_C_res(lam_m, R, Q)) == pytest.approx(1.0, abs=1e-15)
+    nearby = m.resonance_C_res(lam_m * np.array([0.999, 1.001]), R, Q)
+    assert np.all(np.asarray(nearby) < 1.0)
+    x = (np.array([-Q, Q]) + np.sqrt(Q**2 + 4)) / 2  # |x - 1/x| = Q
+    np.testing.assert_allclose(m.resonance_C_res(lam_m * x, R, Q), 0.5, rtol=1e-13)
+    # full width at half maximum in ln lambda: 2 asinh(Q/2)
+    assert np.log(x[1] / x[0]) == pytest.approx(2 * np.arcsinh(Q / 2), rel=1e-13)
+
+
+def test_geometry_coherence_and_burr_limits():
+    R = 4.0
+    lam = np.array([0.5, 2.0, 3.999])
+    np.testing.assert_array_equal(m.geometry_W(R, lam), 1.0)
+    far = np.array([4.001, 10.0, 300.0])
+    np.testing.assert_allclose(m.geometry_W(R, far), (R / far) ** 2, rtol=1e-15)
+    assert float(m.geometry_W(R, R)) == 1.0  # continuous at lambda = R
+    assert float(m.geometry_W(R, R * (1 + 1e-9))) == pytest.approx(1.0, abs=3e-9)
+
+    assert float(m.coherence_C_coh(0.0, 5.0)) == 1.0
+    assert float(m.coherence_C_coh(5.0, 5.0)) == pytest.approx(math.exp(-1.0), rel=1e-15)
+
+    assert float(m.burr_envelope(0.0, 5.0, 0.757, 0.5)) == 0.0
+    assert float(m.burr_envelope(1e12, 5.0, 0.757, 0.5)) == pytest.approx(1.0, abs=1e-4)
+    # at R = ell0: 1 - 2^-n
+    assert float(m.burr_envelope(5.0, 5.0, 0.757, 0.5)) == pytest.approx(1 - 2**-0.5, rel=1e-15)
+
+
+def test_spectrum_is_one_at_lam_ref_without_cut():
+    assert float(m.spectrum_P(0.1, 3.5, np.inf, 0.1)) == 1.0
+    assert float(m.spectrum_P(1.0, 2.0, 300.0, 0.1)) == pytest.approx(
+        0.01 * math.exp(-1.0 / 300.0), rel=1e-15
+    )
+
+
+# ------------------------------------------------------------------------- normalisation
+def test_reference_normalisation_independent_of_other_radii():
+    fixed = np.array([2.0, 9.0, 14.0])
+    alone = m.theory_kernel(fixed, 30.0, THETA)
+    mixed = m.theory_kernel(np.array([0.2, 2.0, 5.0, 9.0, 14.0, 60.0]), 30.0, THETA)
+    assert _rel(np.asarray(mixed)[[1, 3, 4]], alone) < 1e-14
+
+
+def test_research_normalisation_depends_on_radii_and_reaches_A_global():
+    theta = {**THETA, "A_global": -2.5}
+    fixed = np.array([2.0, 9.0, 14.0])
+    alone = np.asarray(m.theory_kernel(fixed, 30.0, theta, RESEARCH))
+    wider = np.asarray(m.theory_kernel(np.array([0.3, 2.0, 9.0, 14.0]), 30.0, theta, RESEARCH))
+    assert _rel(wider[1:], alone) > 0.1  # the research kernel moves with the grid
+    assert np.max(np.abs(alone)) == pytest.approx(2.5, rel=1e-15)
+    assert np.max(np.abs(wider)) == pytest.approx(2.5, rel=1e-15)
+
+
+def test_phase_sign_flips_kernel():
+    plus = m.theory_kernel(RADII, 30.0, THETA)
+    minus = m.theory_kernel(RADII, 30.0, THETA, phase_sign=-1.0)
+    np.testing.assert_array_equal(minus, -np.asarray(plus))
+
+
+def _padded_batch():
+    counts = [5, 2, 4]
+    radii = [np.geomspace(0.5, 20.0, c) for c in counts]
+    R = np.zeros((3, 6))
+    R[1, :] = np.nan  # padding may hold anything
+    mask = np.zeros((3, 6), dtype=bool)
+    for g, r in enumerate(radii):
+        R[g, : len(r)], mask[g, : len(r)] = r, True
+    sigma = np.array([[20.0], [30.0], [45.0]])
+    return R, mask, sigma, radii
+
+
+@pytest.mark.parametrize("config", [m.DEFAULT_CONFIG, RESEARCH], ids=["reference", "research"])
+def test_padded_batch_equals_per_galaxy(config):
+    R, mask, sigma, radii = _padded_batch()
+    batch = np.asarray(m.theory_kernel(R, sigma, THETA, config, mask=mask))
+    assert np.all(batch[~mask] == 0.0)
+    for g, r in enumerate(radii):
+        single = m.theory_kernel(r, sigma[g, 0], THETA, config)
+        assert _rel(batch[g, : len(r)], single) < 1e-13
+    grad = jax.grad(lambda th: m.theory_kernel(R, sigma, th, config, mask=mask).sum())(THETA)
+    assert all(np.isfinite(float(v)) for v in grad.values())
+
+
+def test_vmap_over_parameter_sets_equals_loop():
+    alphas = jnp.array([1.0, 2.5, 4.0])
+    batched = jax.vmap(lambda a: m.theory_kernel(RADII, 30.0, {**THETA, "alpha": a}))(alphas)
+    for i, a in enumerate(alphas):
+        single = m.theory_kernel(RADII, 30.0, {**THETA, "alpha": float(a)})
+        assert _rel(batched[i], single) < 1e-13
+
+
+# ----------------------------------------------------------------------------- gradients
+@pytest.mark.parametrize("config", [m.DEFAULT_CONFIG, RESEARCH], ids=["reference", "research"])
+def test_theory_gradients_match_central_differences(config):
+    R = np.array([1.0, 6.0, 14.0])
+    weights = np.array([0.7, -1.1, 2.0])
+
+    def loss(theta):
+        return jnp.sum(weights * m.theory_kernel(R, 30.0, theta, config))
+
+    grad = jax.grad(loss)({k: jnp.asarray(v) for k, v in THETA.items()})
+    for name, value in THETA.items():
+        h = 1e-5 * value
+        fd = (loss({**THETA, name: value + h}) - loss({**THETA, name: value - h})) / (2 * h)
+        if name == "burr_ell0" and not config.burr:
+            assert float(grad[name]) == 0.0
+            continue
+        assert float(grad[name]) == pytest.approx(float(fd), rel=1e-6), name
+
+
+def test_v_model_values_and_safe_gradient_at_zero():
+    v_bar2 = np.array([400.0, 0.0, 100.0])
+    K = np.array([0.5, 0.3, -1.5])
+    np.testing.assert_allclose(m.v_model(v_bar2, K), [math.sqrt(600.0), 0.0, 0.0], rtol=1e-15)
+    for argnums in (0, 1):
+        grad = jax.grad(lambda a, b: m.v_model(a, b), argnums=argnums)(0.0, 0.3)
+        assert np.isfinite(float(grad))
+    # and where the boost is positive, d v / d K = v_bar2 / (2 v)
+    dK = jax.grad(m.v_model, argnums=1)(400.0, 0.5)
+    assert float(dK) == pytest.approx(400.0 / (2 * math.sqrt(600.0)), rel=1e-14)
+
+
+# ------------------------------------------------------------------------------ jit/eager
+def test_jit_equals_eager():
+    R, mask, sigma, _ = _padded_batch()
+    R0 = np.where(mask, R, 1.0)
+    cases = [
+        (m.theory_kernel, (R, sigma, THETA), {"mask": mask}),
+        (m.empirical_multiplier, (R0, dict(m.RESEARCH_MW_EMPIRICAL)), {"sigma": sigma}),
+        (m.sigma_gravity_kernel, (R0, m.g_bar_si(150.0, R0)), {}),
+        (m.sigma_gate, (R0 * 10.0, mask, sigma[:, 0]), {}),
+    ]
+    for fn, args, kwargs in cases:
+        eager = fn(*args, **kwargs)
+        jitted = jax.jit(lambda *a, fn=fn, kw=kwargs: fn(*a, **kw))(*args)
+        np.testing.assert_allclose(jitted, eager, rtol=1e-14, atol=0.0, err_msg=fn.__name__)
+
+
+# ---------------------------------------------------------------------- empirical kernels
+def test_empirical_multiplier_matches_formula():
+    R = np.array([1.0, 8.0, 14.0, 30.0])
+    p = m.RESEARCH_MW_EMPIRICAL
+    C = 1 - (1 + (R / p["ell0"]) ** p["p"]) ** (-p["n_coh"])
+    W = np.exp(-0.5 * ((np.log(2 * np.pi * R) - np.log(p["lam_peak"])) / p["sigma_ln"]) ** 2)
+    f = m.empirical_multiplier(R, dict(p))
+    np.testing.assert_allclose(f, 1 + p["A"] * C * W, rtol=1e-14)
+    np.testing.assert_allclose(m.empirical_kernel(R, dict(p)), p["A"] * C * W, rtol=1e-13)
+    # sigma gate: no change below 30 km/s, (30/60)^0.4 at 60 km/s
+    np.testing.assert_array_equal(m.empirical_multiplier(R, dict(p), sigma=20.0), f)
+    gated = m.empirical_kernel(R, dict(p), sigma=60.0)
+    np.testing.assert_allclose(gated, 0.5**0.4 * p["A"] * C * W, rtol=1e-13)
+    defaults = m.empirical_kernel(R)
+    d = m.EMPIRICAL_DEFAULTS
+    C_d = 1 - (1 + (R / d["ell0"]) ** d["p"]) ** (-d["n_coh"])
+    W_d = np.exp(-0.5 * (np.log(2 * np.pi * R / d["lam_peak"]) / d["sigma_ln"]) ** 2)
+    np.testing.assert_allclose(defaults, d["A"] * C_d * W_d, rtol=1e-13)
+
+
+def test_g_bar_si_matches_astropy():
+    expected = ((200.0 * u.km / u.s) ** 2 / (8.0 * u.kpc)).to_value(u.m / u.s**2)
+    assert float(m.g_bar_si(200.0, 8.0)) == pytest.approx(expected, rel=1e-14)
+
+
+def test_sigma_gravity_and_cluster_kernels_match_formula():
+    R = np.array([2.0, 10.0, 25.0])
+    g_bar = np.array([3e-10, 1e-10, 4e-11])
+    C = 1 - (1 + (R / 4.993) ** 0.757) ** -0.5
+    expected = 0.591 * (1.2e-10 / g_bar) ** 0.757 * C
+    np.testing.assert_allclose(m.sigma_gravity_kernel(R, g_bar), expected, rtol=1e-14)
+    assert float(m.cluster_kernel(200.0)) == pytest.approx(4.6 * (1 - 2**-0.5), rel=1e-15)
+
+
+def test_v_bar_squared_signed_and_research():
+    Vgas, Vdisk, Vbul = np.array([-10.0, 20.0]), np.array([50.0, 60.0]), np.array([30.0, -5.0])
+    signed = m.v_bar_squared(Vgas, Vdisk, Vbul, Y_d=0.5, Y_b=0.7)
+    np.testing.assert_allclose(signed, [-100 + 0.5 * 2500 + 0.7 * 900, 400 + 1800 - 0.7 * 25])
+    plain = m.v_bar_squared(Vgas, Vdisk, Vbul, signed=False)
+    np.testing.assert_allclose(plain, Vgas**2 + Vdisk**2 + Vbul**2)
+
+
+# ----------------------------------------------------------------------------- sigma gate
+def test_v_flat_and_sigma_gate_match_numpy_loop():
+    rng = np.random.default_rng(7)
+    v_bar = rng.uniform(20.0, 250.0, (5, 9))
+    mask = np.zeros((5, 9), dtype=bool)
+    mask[0, :9] = True  # full
+    mask[1, :6] = True  # padded
+    mask[2, :3] = True  # fewer than 5 valid points
+    mask[3, [0, 2, 3, 5, 6, 8]] = True  # not contiguous
+    mask[4, :4] = True  # even count below 5
+    v_bar[~mask] = np.nan
+    expected = np.array([np.median(v[k][-5:]) for v, k in zip(v_bar, mask, strict=True)])
+    np.testing.assert_allclose(m.v_flat(v_bar, mask), expected, rtol=1e-15)
+
+    sigma = np.array([20.0, 25.0, 30.0, 60.0, 100.0])
+    Q = expected / sigma
+    np.testing.assert_allclose(m.sigma_gate(v_bar, mask, sigma), Q / (1 + Q), rtol=1e-14)
+    np.testing.assert_allclose(
+        m.sigma_gate(v_bar, mask, sigma, beta_sigma=2.0), Q**2 / (1 + Q**2), rtol=1e-14
+    )
+    empty = m.v_flat(v_bar[:1], np.zeros((1, 9), dtype=bool))
+    assert float(empty[0]) == 0.0
+
+
+# ------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"rule": "simpson"}, "rule"),
+        ({"n_lambda": 1}, "n_lambda"),
+        ({"n_lambda": 400.0}, "n_lambda"),
+        ({"lam_min": 500.0, "lam_max": 0.1}, "lam_min"),
+        ({"normalization": "max"}, "normalization"),
+        ({"ref_r_min": 0.0}, "ref_r_min"),
+        ({"v_ref": -1.0}, "v_ref"),
+        ({"burr_p": math.nan}, "burr_p"),
+        ({"n_ref": 0}, "n_ref"),
+        ({"burr": 1}, "burr"),
+    ],
+)
+def test_bad_config_names_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        m.KernelConfig(**kwargs)
+
+
+def test_unknown_parameter_names_raise():
+    with pytest.raises(ValueError, match="lam_coherence"):
+        m.theory_kernel(RADII, 30.0, {"alpha": 2.0, "lam_coherence": 5.0})
+    with pytest.raises(ValueError, match="lam_coherence"):
+        m.kernel_K0(RADII, 30.0, {"lam_coherence": 5.0})
+    with pytest.raises(ValueError, match="amplitude"):
+        m.empirical_multiplier(RADII, {"amplitude": 2.0})
+
+
+def test_float32_input_refused():
+    with pytest.raises(TypeError, match="R"):
+        m.theory_kernel(np.asarray(RADII, dtype=np.float32), 30.0, {})
