@@ -13,7 +13,7 @@ import jaxfit  # noqa: F401  (precision policy)
 from jaxfit.core.io import write_json
 from jaxfit.core.provenance import run_record
 
-DOMAINS = ("core", "cosmo", "leptons")
+DOMAINS = ("core", "cosmo", "leptons", "gravity", "lensing")
 
 
 def main(argv=None) -> list[dict]:
@@ -32,6 +32,7 @@ def main(argv=None) -> list[dict]:
     for r in rows:
         table.add_row(r["task"], r["size"], r["device"], f"{r['first_call_s']:.2f}",
                       f"{r['warm_s']:.3f}", r["reference"], f"{r['reference_s']:.2f}",
+                      "-" if r["ratio"] is None or r["ratio"] != r["ratio"] else
                       f"{r['ratio']:.1f}x")
     Console(width=200).print(table)
     for r in rows:

@@ -69,3 +69,12 @@ def test_demo_writes_results_and_recovers_the_truth(tmp_path):
     stored = json.loads((tmp_path / "cosmo" / "store" / "pbuf.json").read_text())
     assert stored["history"][-1]["convergence_status"] == "success"
     assert (tmp_path / "cosmo" / "bao_residuals.png").stat().st_size > 10_000
+    # leptons: the 3x3 (beta, w) scan reports the tension (chi2 ~ 1e7, spec) with a plot
+    scan = json.loads((tmp_path / "leptons" / "lepton_scan_sanity-3x3.json").read_text())
+    assert scan["chi2_min"] > 1e6
+    assert (tmp_path / "leptons" / "lepton_scan_sanity-3x3.png").stat().st_size > 10_000
+    # gravity: the MW kernel fit correlates with the empirical kernel; three clusters fitted
+    mw = json.loads((tmp_path / "gravity" / "mw_fit.json").read_text())
+    assert mw["corr_K_emp_theory"] > 0.9
+    amp = json.loads((tmp_path / "gravity" / "cluster_amp.json").read_text())
+    assert len(amp["cluster_results"]) == 3

@@ -224,7 +224,7 @@ def joint(
     ),
     beta_sigma: float = typer.Option(1.0, "--beta-sigma"),
     method: str = METHOD,
-    n_starts: int = N_STARTS,
+    n_starts: int = typer.Option(4, "--n-starts"),
     seed: int = SEED,
     maxiter: int = MAXITER,
     out_json: Path = typer.Option(OUT_DIR / "theory_kernel_joint_fit.json", "--out-json"),

@@ -99,4 +99,4 @@ def demo(
 
 
 # domain command groups register themselves on `app`
-from jaxfit.cli import cosmo, data, gravity, leptons  # noqa: E402, F401, I001
+from jaxfit.cli import cosmo, data, gravity, lensing, leptons  # noqa: E402, F401, I001

@@ -108,6 +108,7 @@ import numpy as np
 
 from jaxfit.core.precision import require_float64
 from jaxfit.core.quadrature import gl_panels, gl_rule
+from jaxfit.gravity.model import G_NEWTON, KPC_M
 
 # --------------------------------------------------------------------------------------------
 # constants
@@ -116,20 +117,12 @@ from jaxfit.core.quadrature import gl_panels, gl_rule
 C_KM_S = 299792.458
 """Speed of light [km/s] (exact)."""
 
-GM_SUN_M3_S2 = 1.3271244e20
-"""Nominal solar mass parameter GM_sun [m^3 s^-2] (IAU 2015 Resolution B3, exact)."""
-
-KPC_M = 3.0856775814913673e19
-"""Kiloparsec [m]: 1000 * 648000/pi au, au = 149597870700 m (IAU 2012 B2, exact)."""
-
 KPC_CM = 100.0 * KPC_M
 """Kiloparsec [cm]."""
 
-G = GM_SUN_M3_S2 / KPC_M / 1.0e6
-"""Newton's constant [kpc km^2 s^-2 Msun^-1] = GM_sun / (1 kpc) in km^2/s^2 = 4.30091727e-6.
-
-The gravity spec's rounded 4.30091e-6 differs by 1.7e-6 relative; the unrounded value is used
-so that Sigma_crit matches astropy's constants to 1e-6. ``G`` cancels in :func:`theory_mass`."""
+G = G_NEWTON
+"""Newton's constant [kpc km^2 s^-2 Msun^-1] (:data:`jaxfit.gravity.model.G_NEWTON`);
+``G`` cancels in :func:`theory_mass`."""
 
 M_SUN_G = 1.988409870698051e33
 """Solar mass [g] = GM_sun / G with G = 6.6743e-11 m^3 kg^-1 s^-2 (CODATA 2018/2022), as

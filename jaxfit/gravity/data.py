@@ -2,7 +2,8 @@
 
 Everything here runs once, on the host, when data are loaded (numpy, pandas and scipy);
 the results are float64 JAX arrays in pytree containers that the fitted, jitted code takes
-as arguments. Units: kpc, km/s, Msun; ``G`` = :data:`G_KPC` = 4.30091e-6 kpc km^2 s^-2 Msun^-1.
+as arguments. Units: kpc, km/s, Msun; ``G`` = :data:`G_KPC`
+= :data:`jaxfit.gravity.model.G_NEWTON` (4.30091727e-6 kpc km^2 s^-2 Msun^-1).
 
 **SPARC** (Lelli, McGaugh & Schombert 2016, AJ 152, 157; http://astroweb.case.edu/SPARC/):
 
@@ -89,8 +90,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxfit.core.precision import require_float64
+from jaxfit.gravity.model import G_NEWTON
 
-G_KPC = 4.30091e-6
+G_KPC = G_NEWTON
 """Newton's constant in kpc km^2 s^-2 Msun^-1."""
 
 ROTMOD_COLUMNS = ("Rad", "Vobs", "errV", "Vgas", "Vdisk", "Vbul", "SBdisk", "SBbul")

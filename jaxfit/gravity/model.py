@@ -75,10 +75,18 @@ import numpy as np
 from jaxfit.core.precision import require_float64
 from jaxfit.core.quadrature import gauss_legendre, trapezoid
 
-G_NEWTON = 4.30091e-6
-"""Newton's constant in kpc km^2 s^-2 Msun^-1."""
+GM_SUN_M3_S2 = 1.3271244e20
+"""Nominal solar mass parameter GM_sun [m^3 s^-2] (IAU 2015 Resolution B3, exact)."""
 
-KMS2_PER_KPC_TO_SI = 1e6 / 3.0856775814913673e19
+KPC_M = 3.0856775814913673e19
+"""Kiloparsec [m]: 1000 * 648000/pi au, au = 149597870700 m (IAU 2012 B2, exact)."""
+
+G_NEWTON = GM_SUN_M3_S2 / KPC_M / 1.0e6
+"""Newton's constant [kpc km^2 s^-2 Msun^-1] = GM_sun / (1 kpc) in km^2/s^2 = 4.30091727e-6,
+the one value every gravity module uses. The spec's rounded 4.30091e-6 differs by 1.7e-6
+relative; the unrounded value makes Sigma_crit match astropy's constants to 1e-6."""
+
+KMS2_PER_KPC_TO_SI = 1e6 / KPC_M
 """One (km/s)^2 / kpc in m/s^2 (1e6 m^2/s^2 over one kpc in metres)."""
 
 THEORY_PARAMS = ("A_global", "alpha", "lam_coh", "lam_cut", "burr_ell0", "Q_ref")

@@ -383,24 +383,24 @@ def _loss(model, x, y):
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(arch: str, lr: float, sim, batch_size: int, experiment: str, channels: str,
-              augment: bool):
+def _compiled(arch: str, lr: float, sim, batch_size: int, experiment: str, augment: bool):
     """The graph definition and the jitted train / predict functions of one setting.
 
-    Cached, so that runs differing only in seed, sizes or epochs reuse the compiled code.
+    Cached, so that runs differing only in seed, sizes, epochs or channel mode (passed as a
+    traced per-channel weight) reuse the compiled code.
     """
     model = make_model(arch, nnx.Rngs(params=0))
     graphdef, _ = nnx.split((model, nnx.Optimizer(model, optax.adam(lr), wrt=nnx.Param)))
 
     @jax.jit
-    def train_step(state, train_key, step, sources):
+    def train_step(state, train_key, step, sources, channel_weights):
         """simulate + channel mode + augment + forward + backward + Adam, one program."""
         model, optimizer = nnx.merge(graphdef, state)
         model.train()
         key = jax.random.fold_in(train_key, step)
         k_sim, k_aug = jax.random.split(key)
         x, y, _ = simulate_batch(k_sim, sources, sim, batch_size, experiment=experiment)
-        x = apply_channel_mode(x.astype(jnp.float32), channels)
+        x = x.astype(jnp.float32) * channel_weights[None, :, None, None]
         if augment:
             x = augment_batch(k_aug, x)
         loss, grads = nnx.value_and_grad(_loss)(model, x, y)
@@ -421,22 +421,26 @@ def _build(config: TrainConfig):
     """Fresh model + optimizer state (seeded) and the cached compiled functions."""
     graphdef, train_step, predict = _compiled(
         config.arch, float(config.lr), config.sim, config.batch_size, config.experiment,
-        config.channels, bool(config.augment))
+        bool(config.augment))
     model = make_model(config.arch, nnx.Rngs(params=config.seed))
     optimizer = nnx.Optimizer(model, optax.adam(config.lr), wrt=nnx.Param)
     _, state = nnx.split((model, optimizer))
     return graphdef, state, train_step, predict
 
 
-@functools.partial(jax.jit, static_argnames=("sim", "experiment", "channels", "n"))
-def _simulate_fixed(key, sources, sim, experiment, channels, n):
+@functools.partial(jax.jit, static_argnames=("sim", "experiment", "n"))
+def _simulate_fixed(key, sources, channel_weights, sim, experiment, n):
     x, y, _ = simulate_batch(key, sources, sim, n, experiment=experiment)
-    return apply_channel_mode(x.astype(jnp.float32), channels), y
+    return x.astype(jnp.float32) * channel_weights[None, :, None, None], y
+
+
+def _channel_weights(channels: str):
+    return jnp.asarray(_CHANNEL_WEIGHTS[channels], dtype=jnp.float32)
 
 
 def _simulate_eval(key, sources, config: TrainConfig, n: int):
-    return _simulate_fixed(key, sources, sim=config.sim, experiment=config.experiment,
-                           channels=config.channels, n=n)
+    return _simulate_fixed(key, sources, _channel_weights(config.channels), sim=config.sim,
+                           experiment=config.experiment, n=n)
 
 
 def _predict_logits(predict, state, images) -> np.ndarray:
@@ -550,6 +554,7 @@ def train(config: TrainConfig, sources, source_ids=None, out_dir=None,
 
     graphdef, state, train_step, predict = _build(config)
     train_key, val_key, test_key = _keys(config.seed)
+    weights = _channel_weights(config.channels)
     x_val, y_val = _simulate_eval(val_key, val_src, config, config.n_val)
     y_val = np.asarray(y_val)
 
@@ -588,7 +593,7 @@ def train(config: TrainConfig, sources, source_ids=None, out_dir=None,
             t_warm = None
             for _ in range(steps_per_epoch):
                 t0 = time.perf_counter()
-                state, loss = train_step(state, train_key, step, train_src)
+                state, loss = train_step(state, train_key, step, train_src, weights)
                 if step == 0:
                     loss.block_until_ready()
                     first_step_s = time.perf_counter() - t0
@@ -659,12 +664,13 @@ def training_throughput(config: TrainConfig, sources, n_steps: int = 20) -> dict
     _, state, train_step, _ = _build(config)
     train_key, _, _ = _keys(config.seed)
     t0 = time.perf_counter()
-    state, loss = train_step(state, train_key, 0, train_src)
+    weights = _channel_weights(config.channels)
+    state, loss = train_step(state, train_key, 0, train_src, weights)
     loss.block_until_ready()
     first = time.perf_counter() - t0
     t0 = time.perf_counter()
     for step in range(1, n_steps):
-        state, loss = train_step(state, train_key, step, train_src)
+        state, loss = train_step(state, train_key, step, train_src, weights)
     loss.block_until_ready()
     return _throughput(first, time.perf_counter() - t0, n_steps, config)
 
