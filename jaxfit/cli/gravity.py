@@ -150,6 +150,8 @@ def sparc_batch(
     beta_sigma: float = typer.Option(1.0, "--beta-sigma"),
     y_disk: float = typer.Option(1.0, "--y-disk", help="Disc M/L (research 1; SPARC 0.5)."),
     y_bulge: float = typer.Option(1.0, "--y-bulge", help="Bulge M/L (research 1; SPARC 0.7)."),
+    fit_upsilon: bool = typer.Option(False, "--fit-upsilon", help="Fit each galaxy's disc "
+                                     "M/L (bulge 1.4x) at the given theta."),
     out_csv: Path = typer.Option(OUT_DIR / "theory_kernel_sparc_from_mw.csv", "--out-csv"),
 ):
     """Apply the MW theta to every SPARC galaxy at once: delta_rms per galaxy."""
@@ -166,6 +168,7 @@ def sparc_batch(
             Y_b=y_bulge,
             use_sigma_gating=use_sigma_gating,
             beta_sigma=beta_sigma,
+            fit_upsilon_per_galaxy=fit_upsilon,
         )
     except (ValueError, FileNotFoundError) as err:
         _bad(err)

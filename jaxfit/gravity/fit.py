@@ -416,8 +416,10 @@ class SparcPoints:
     does not depend on the theory parameters precomputed (:func:`sparc_points`).
 
     Attributes:
-        R, Vobs: radius (kpc) and observed speed (km/s) of each point.
-        v_bar2: baryonic ``v_bar^2`` ((km/s)^2) with the chosen M/L and sign convention.
+        R, Vobs, errV: radius (kpc), observed speed and its error (km/s) of each point.
+        v_bar2: baryonic ``v_bar^2`` ((km/s)^2) with the chosen M/L and sign convention;
+            gas2, disk2, bulge2: the components at M/L = 1 (same convention), for
+            :func:`fit_upsilon`.
         galaxy: index of each point's galaxy in ``names``; n_points: points per galaxy (G,).
         sigma_index, sigma_values: each point's dispersion as an index into the distinct
             values (km/s), so the kernel normalisation runs once per distinct value.
@@ -427,7 +429,11 @@ class SparcPoints:
 
     R: jax.Array
     Vobs: jax.Array
+    errV: jax.Array
     v_bar2: jax.Array
+    gas2: jax.Array
+    disk2: jax.Array
+    bulge2: jax.Array
     galaxy: jax.Array
     n_points: jax.Array
     sigma_index: jax.Array
@@ -463,10 +469,16 @@ def sparc_points(
         gate = np.asarray(sigma_gate(v_bar, batch.mask, batch.sigma_v, beta_sigma))
     sigma_v = np.asarray(batch.sigma_v)
     sigma_values, inverse = np.unique(sigma_v, return_inverse=True)
+    flat = {name: jnp.asarray(np.asarray(getattr(batch, name))[mask])
+            for name in ("R", "Vobs", "errV", "Vgas", "Vdisk", "Vbul")}
+    component = {k: v_bar_squared(flat[c], 0.0, 0.0, 1.0, 1.0, signed)
+                 for k, c in (("gas2", "Vgas"), ("disk2", "Vdisk"), ("bulge2", "Vbul"))}
     return SparcPoints(
-        R=jnp.asarray(np.asarray(batch.R)[mask]),
-        Vobs=jnp.asarray(np.asarray(batch.Vobs)[mask]),
+        R=flat["R"],
+        Vobs=flat["Vobs"],
+        errV=flat["errV"],
         v_bar2=jnp.asarray(np.asarray(v_bar2)[mask]),
+        **component,
         galaxy=jnp.asarray(galaxy),
         n_points=jnp.asarray(mask.sum(axis=1)),
         sigma_index=jnp.asarray(inverse[galaxy]),
@@ -501,6 +513,40 @@ def sparc_metrics(
         "V_model": V_model,
         "L_SPARC": jnp.mean(rms_model**2) / jnp.mean(rms_bar**2),
     }
+
+
+UPSILON_GRID = np.round(np.arange(0.10, 2.0001, 0.01), 2)
+"""Disc mass-to-light ratios tried per galaxy by :func:`fit_upsilon` (Msun/Lsun at 3.6 um)."""
+
+BULGE_TO_DISC_UPSILON = 1.4
+"""Y_b / Y_d in the per-galaxy fit: the SPARC convention 0.7 / 0.5 (Lelli+2016)."""
+
+
+def fit_upsilon(params, points: SparcPoints, *, phase_sign=1.0,
+                config: KernelConfig = FIT_CONFIG, grid=UPSILON_GRID):
+    """Per-galaxy disc M/L ``Y_d`` (``Y_b = 1.4 Y_d``) minimising that galaxy's
+    ``chi2 = sum(((Vobs - V_model) / errV)^2)`` at fixed theory parameters.
+
+    The kernel does not depend on M/L, so every galaxy x every grid value is one array
+    (P x M) and the best grid value per galaxy is exact to the grid step (0.01), refined by
+    a parabola through it and its neighbours (clipped to the grid). Sigma gates, if any, keep
+    the values computed with the M/L of :func:`sparc_points`. Returns ``Y_d``, shape (G,).
+    """
+    K = points.gate * theory_kernel_points(points.R, points.sigma_index, points.sigma_values,
+                                           params, config, phase_sign)
+    Y = jnp.asarray(grid, dtype=jnp.float64)
+    v_bar2 = (points.gas2[:, None]
+              + Y * (points.disk2[:, None] + BULGE_TO_DISC_UPSILON * points.bulge2[:, None]))
+    residual = (points.Vobs[:, None] - v_model(v_bar2, K[:, None])) / points.errV[:, None]
+    chi2 = jax.ops.segment_sum(residual**2, points.galaxy, len(points.names))  # (G, M)
+    best = jnp.clip(jnp.argmin(chi2, axis=1), 1, len(grid) - 2)
+    rows = jnp.arange(chi2.shape[0])
+    left, mid, right = chi2[rows, best - 1], chi2[rows, best], chi2[rows, best + 1]
+    curvature = left - 2.0 * mid + right
+    shift = jnp.where(curvature > 0, 0.5 * (left - right) / jnp.where(curvature > 0,
+                                                                      curvature, 1.0), 0.0)
+    step = float(grid[1] - grid[0])
+    return jnp.clip(Y[best] + jnp.clip(shift, -1.0, 1.0) * step, grid[0], grid[-1])
 
 
 @dataclasses.dataclass
@@ -608,14 +654,24 @@ def sparc_batch(
     signed: bool = True,
     use_sigma_gating: bool = False,
     beta_sigma: float = 1.0,
+    fit_upsilon_per_galaxy: bool = False,
 ) -> SparcResult:
     """Apply one theta to every SPARC galaxy at once (research
     ``run_theory_kernel_sparc_batch.py``); ``Y_d, Y_b = 1`` and signed squares by default
-    (the research used plain squares: ``signed=False``); see :func:`sparc_points`."""
+    (the research used plain squares: ``signed=False``); see :func:`sparc_points`. With
+    ``fit_upsilon_per_galaxy`` each galaxy's M/L is fitted (:func:`fit_upsilon`) and both
+    its model and its baryons-only curve use it, so delta_rms isolates the kernel."""
     options = dict(
         Y_d=Y_d, Y_b=Y_b, signed=signed, use_sigma_gating=use_sigma_gating, beta_sigma=beta_sigma
     )
     points = sparc_points(batch, **options)
+    Y_fit = None
+    if fit_upsilon_per_galaxy:
+        Y_fit = np.asarray(fit_upsilon(dict(params), points, phase_sign=phase_sign,
+                                       config=config))
+        Y_point = jnp.asarray(Y_fit)[points.galaxy]
+        points = dataclasses.replace(points, v_bar2=points.gas2 + Y_point * (
+            points.disk2 + BULGE_TO_DISC_UPSILON * points.bulge2))
     metrics = {
         k: np.asarray(v)
         for k, v in sparc_metrics(
@@ -632,6 +688,8 @@ def sparc_batch(
             "delta_rms": metrics["delta_rms"],
         }
     )
+    if Y_fit is not None:
+        table["Y_d"], table["Y_b"] = Y_fit, BULGE_TO_DISC_UPSILON * Y_fit
     d = table["delta_rms"].to_numpy()
     summary = {
         "n_galaxies": len(table),
@@ -656,6 +714,7 @@ def sparc_batch(
         "V_model": padded(metrics["V_model"]),
     }
     settings = {
+        "fit_upsilon_per_galaxy": fit_upsilon_per_galaxy,
         "theory_params": dict(params),
         "phase_sign": phase_sign,
         **options,
