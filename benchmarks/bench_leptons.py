@@ -111,6 +111,7 @@ def _scan_rows(size: str, masses) -> list[dict]:
     )
     return [row(f"leptons: (beta, w) profile scan, {n_starts} starts/point", name, timings,
                 per_point_de * n_points, "scipy DE per point (numpy chi2)", notes=notes,
+                throughput=f"{n_points * n_starts / timings['warm_s']:.3g} fits/s",
                 chi2_grid=result.scan.chi2.tolist(), de_comparison=compare)]
 
 
@@ -133,7 +134,7 @@ def _chi2_rows(size: str, masses) -> list[dict]:
     return [row("leptons: mass chi2, vmapped parameter batch", f"{n} points", timings,
                 ref_s * n / n_ref, "numpy, point by point",
                 notes=f"reference timed on {n_ref} points and scaled; max relative chi2 "
-                f"difference {diff:.1e}; {n / timings['warm_s']:.3g} points/s")]
+                f"difference {diff:.1e}", throughput=f"{n / timings['warm_s']:.3g} points/s")]
 
 
 def run(size: str = "full") -> list[dict]:

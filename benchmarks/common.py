@@ -10,8 +10,12 @@ from jaxfit.core.provenance import time_first_and_warm
 
 
 def device_name() -> str:
-    d = jax.devices()[0]
-    return f"{d.platform}:{d.device_kind} x{len(jax.devices())}"
+    """The device jaxfit's work runs on: the default device (``jax.default_device``)."""
+    from jaxfit.core.parallel import default_platform
+
+    platform = default_platform()
+    devices = jax.local_devices(backend=platform)
+    return f"{platform}:{devices[0].device_kind} x{len(devices)}"
 
 
 def wall(fn, *args, repeats: int = 1) -> float:
@@ -24,7 +28,8 @@ def wall(fn, *args, repeats: int = 1) -> float:
     return best
 
 
-def row(task, size, timings, reference_s, reference, notes="", **extra) -> dict:
+def row(task, size, timings, reference_s, reference, notes="", throughput=None,
+        **extra) -> dict:
     """One table row; ``ratio`` = reference time / jaxfit warm time (> 1: jaxfit faster)."""
     warm = timings["warm_s"]
     return {
@@ -37,6 +42,7 @@ def row(task, size, timings, reference_s, reference, notes="", **extra) -> dict:
         "reference_s": reference_s,
         "ratio": reference_s / warm if warm else None,
         "notes": notes,
+        "throughput": throughput,
         **extra,
     }
 

@@ -2,11 +2,14 @@
 
 Importing jaxfit applies the precision policy of :mod:`jaxfit.core.precision`:
 float64 is switched on for physics unless the environment variable
-``JAXFIT_PRECISION=float32`` asks otherwise.
+``JAXFIT_PRECISION=float32`` asks otherwise; ``JAXFIT_COMPILE_CACHE=DIR`` switches on the
+persistent compilation cache (:mod:`jaxfit.core.compile_cache`).
 """
 
+from jaxfit.core.compile_cache import enable_compile_cache
 from jaxfit.core.precision import apply_default_policy
 
 __version__ = "0.1.0"
 
 apply_default_policy()
+enable_compile_cache()

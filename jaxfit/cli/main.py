@@ -56,11 +56,16 @@ def main(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summaries."),
     device: str = typer.Option(None, "--device", help="cpu or gpu (default: JAX's choice)."),
+    compile_cache: Path = typer.Option(None, "--compile-cache", help="Keep compiled programs "
+                                       "in DIR for later runs (or set JAXFIT_COMPILE_CACHE)."),
 ):
     """Global options apply to every command."""
+    from jaxfit.core.compile_cache import enable_compile_cache
+
     STATE["quiet"] = quiet
     set_quiet(quiet)
     select_device(device)
+    enable_compile_cache(compile_cache)
 
 
 def say(message: str) -> None:
@@ -96,6 +101,24 @@ def demo(
             say(line)
     index = write_index(out / "index.html", "jaxfit demo", sections, provenance)
     say(f"demo finished in {time.perf_counter() - start:.1f} s; open {index}")
+
+
+@app.command()
+def bench(
+    domains: str = typer.Option("core,cosmo,leptons,gravity,lensing", "--domains"),
+    devices: str = typer.Option("cpu,gpu", "--devices", help="Comma list of cpu, gpu."),
+    size: str = typer.Option("small", "--size", help="small (minutes) or full (research scale)."),
+    out: Path = typer.Option(Path("jaxfit-results/bench/bench.json"), "--out"),
+):
+    """Benchmark every domain on each available device against numpy/scipy references:
+    one table, JSON and a bar chart (no GPU: says so and runs the CPU part)."""
+    from benchmarks.suite import run_suite
+
+    split = lambda text: [t.strip() for t in text.split(",") if t.strip()]  # noqa: E731
+    try:
+        run_suite(split(domains), size, split(devices), out, say=say)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
 
 
 # domain command groups register themselves on `app`

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable
 
 import jax
@@ -36,6 +37,15 @@ from jaxfit.core.progress import progress_bar
 BATCH_AXIS = "batch"
 
 
+def default_platform() -> str:
+    """Platform of the default device: the one ``jax.default_device`` selects, else JAX's
+    default backend (so a CPU benchmark on a GPU machine shards over the CPU)."""
+    device = jax.config.jax_default_device
+    if device is None:
+        return jax.default_backend()
+    return device if isinstance(device, str) else device.platform
+
+
 def local_devices(count: int | None = None) -> list:
     """The first ``count`` local devices (all of them for ``None``), for ``devices=``
     arguments and the CLIs' ``--devices N``.
@@ -43,7 +53,7 @@ def local_devices(count: int | None = None) -> list:
     Raises:
         ValueError: ``count`` is not a positive int or exceeds the local device count.
     """
-    available = jax.local_devices()
+    available = jax.local_devices(backend=default_platform())
     if count is None:
         return list(available)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -58,8 +68,9 @@ def local_devices(count: int | None = None) -> list:
 
 
 def batch_mesh(devices=None) -> Mesh:
-    """A 1-D mesh named ``"batch"`` over ``devices`` (default: all local devices)."""
-    devices = list(jax.local_devices() if devices is None else devices)
+    """A 1-D mesh named ``"batch"`` over ``devices`` (default: all local devices of the
+    default device's platform, :func:`default_platform`)."""
+    devices = local_devices() if devices is None else list(devices)
     return Mesh(np.array(devices), (BATCH_AXIS,))
 
 
@@ -82,10 +93,51 @@ def _batch_size(tree) -> int:
     return sizes.pop()
 
 
+MEMORY_FRACTION = 0.5
+"""Share of a device's free memory one compiled chunk may use (``chunk_size=None``)."""
+
+
+def free_memory_bytes(device) -> int | None:
+    """Free memory of ``device`` in bytes: the allocator's limit minus its use on GPUs, the
+    available physical memory of the host for CPU devices; None if unknown."""
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 @functools.lru_cache(maxsize=128)
-def _compiled(fn: Callable, sharding: NamedSharding):
+def _jitted(fn: Callable, sharding: NamedSharding):
     # cached on the function object, so a solver built once (see optimize.py) compiles once
     return jax.jit(jax.vmap(fn), out_shardings=sharding)
+
+
+_EXECUTABLES: dict = {}
+
+
+def _executable(fn: Callable, sharding: NamedSharding, part):
+    """The program for one chunk, compiled ahead of time (cached on function, sharding and
+    the chunk's shapes), so its memory needs are known before it runs."""
+    leaves = jax.tree_util.tree_leaves(part)
+    signature = tuple((tuple(x.shape), np.dtype(x.dtype).str) for x in leaves)
+    key = (fn, sharding, jax.tree_util.tree_structure(part), signature)
+    if key not in _EXECUTABLES:
+        if len(_EXECUTABLES) >= 256:
+            _EXECUTABLES.pop(next(iter(_EXECUTABLES)))
+        _EXECUTABLES[key] = _jitted(fn, sharding).lower(part).compile()
+    return _EXECUTABLES[key]
+
+
+def _program_bytes(executable) -> int | None:
+    """Per-device bytes of a compiled program (arguments, outputs and temporaries)."""
+    try:
+        m = executable.memory_analysis()
+        return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes)
+    except Exception:  # noqa: BLE001 - some backends do not report; then no auto chunking
+        return None
 
 
 def map_batched(
@@ -102,8 +154,12 @@ def map_batched(
     Args:
         fn: pure JAX function of one item; it is vmapped and jitted here.
         batch: pytree of arrays sharing a leading axis of length B >= 1.
-        chunk_size: items per compiled call (default: all B at once). Rounded up to a
-            multiple of the device count.
+        chunk_size: items per compiled call, rounded up to a multiple of the device count.
+            Default: memory-aware; all B at once if the compiled program needs at most
+            :data:`MEMORY_FRACTION` of the first device's free memory
+            (:func:`free_memory_bytes`), else the largest chunk that does (its size read
+            from XLA's memory analysis of the compiled program, so a full-size workload
+            neither dies of out-of-memory on a GPU nor is cut small on a big one).
         devices: devices to shard over (default: all local devices).
         description: progress-bar label.
         progress: show a bar when there is more than one chunk.
@@ -116,9 +172,13 @@ def map_batched(
         raise ValueError(f"{description}: the batch is empty")
     mesh = batch_mesh(devices)
     n_dev = mesh.devices.size
-    chunk = n if chunk_size is None else int(chunk_size)
-    if chunk < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    sharding = NamedSharding(mesh, PartitionSpec(BATCH_AXIS))
+    if chunk_size is None:
+        chunk = _memory_chunk(fn, batch, n, n_dev, sharding, mesh.devices.flat[0])
+    else:
+        chunk = int(chunk_size)
+        if chunk < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     chunk = math.ceil(min(chunk, n) / n_dev) * n_dev
     n_chunks = math.ceil(n / chunk)
     padded = n_chunks * chunk
@@ -132,15 +192,28 @@ def map_batched(
         return np.concatenate([leaf, extra], axis=0)
 
     batch = jax.tree_util.tree_map(pad, batch)
-    sharding = NamedSharding(mesh, PartitionSpec(BATCH_AXIS))
-    compiled = _compiled(fn, sharding)
     outputs = []
     with progress_bar(n_chunks, description, enabled=progress and n_chunks > 1) as advance:
         for k in range(n_chunks):
             window = slice(k * chunk, (k + 1) * chunk)
             part = jax.tree_util.tree_map(lambda leaf, w=window: leaf[w], batch)
             part = jax.device_put(part, sharding)
-            outputs.append(jax.tree_util.tree_map(np.asarray, compiled(part)))
+            result = _executable(fn, sharding, part)(part)
+            outputs.append(jax.tree_util.tree_map(np.asarray, result))
             advance(1)
     return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0)[:n], *outputs)
 
+
+
+def _memory_chunk(fn, batch, n: int, n_dev: int, sharding, device) -> int:
+    """Items per chunk for ``chunk_size=None`` (see :func:`map_batched`)."""
+    full = math.ceil(n / n_dev) * n_dev
+    sample = jax.tree_util.tree_map(
+        lambda leaf: jax.ShapeDtypeStruct((full,) + np.shape(leaf)[1:], np.asarray(leaf).dtype,
+                                          sharding=sharding), batch)
+    need = _program_bytes(_executable(fn, sharding, sample))
+    free = free_memory_bytes(device)
+    if need is None or free is None or need <= MEMORY_FRACTION * free:
+        return full
+    # per-device memory scales with the per-device share of the batch
+    return max(n_dev, int(full * MEMORY_FRACTION * free / need) // n_dev * n_dev)

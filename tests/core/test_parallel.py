@@ -113,6 +113,28 @@ def test_map_batched_scalar_leaf_clear_error():
         map_batched(item_fn, (X, np.float64(2.0)), progress=False)
 
 
+def test_memory_aware_chunking_equals_one_chunk(monkeypatch):
+    """With little free memory the default chunk shrinks (several chunks), results equal."""
+    import jaxfit.core.parallel as parallel
+
+    whole = map_batched(item_fn, (X, Y), progress=False)
+    need = parallel._program_bytes(parallel._executable(
+        item_fn, jax.sharding.NamedSharding(batch_mesh(), jax.sharding.PartitionSpec(BATCH_AXIS)),
+        (jnp.asarray(X), jnp.asarray(Y))))
+    assert need is not None and need > 0
+    # free memory for about 3 of the 10 items at MEMORY_FRACTION
+    monkeypatch.setattr(parallel, "free_memory_bytes",
+                        lambda device: 0.3 * need / parallel.MEMORY_FRACTION)
+    chunk = parallel._memory_chunk(item_fn, (X, Y), N, 1, jax.sharding.NamedSharding(
+        batch_mesh(), jax.sharding.PartitionSpec(BATCH_AXIS)), jax.devices()[0])
+    assert 1 <= chunk < N
+    chunked = map_batched(item_fn, (X, Y), progress=False)
+    for a, b in zip(jax.tree_util.tree_leaves(whole), jax.tree_util.tree_leaves(chunked),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-15)
+    assert parallel.free_memory_bytes(jax.devices()[0]) > 0
+
+
 def test_local_devices_picks_the_first_n_and_names_bad_counts():
     assert local_devices() == jax.local_devices()
     assert local_devices(1) == jax.local_devices()[:1]

@@ -1,0 +1,123 @@
+"""Run the domain benchmarks on one or more devices: one table, JSON and a bar chart.
+
+Used by ``python -m benchmarks`` and ``jaxfit bench``. Each domain module exposes
+``run(size) -> list[dict]`` (rows of :func:`benchmarks.common.row`); here every domain runs
+once per requested platform inside ``jax.default_device``, so jaxfit's batched work
+(``core.parallel`` meshes follow the default device's platform) lands there, while the
+numpy/scipy references run on the host as always.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import jax
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from jaxfit.core.io import save_figure, write_json
+from jaxfit.core.provenance import run_record
+
+DOMAINS = ("core", "cosmo", "leptons", "gravity", "lensing")
+PLATFORMS = ("cpu", "gpu")
+
+
+def available_platforms(requested) -> tuple[list[str], list[str]]:
+    """``(present, missing)`` among the requested platforms ("cpu", "gpu")."""
+    unknown = [p for p in requested if p not in PLATFORMS]
+    if unknown:
+        raise ValueError(f"devices: unknown platform(s) {unknown}; valid: {', '.join(PLATFORMS)}")
+    present, missing = [], []
+    for platform in requested:
+        try:
+            jax.devices(platform)
+            present.append(platform)
+        except RuntimeError:
+            missing.append(platform)
+    return present, missing
+
+
+def _ratio_gpu_over_cpu(rows: list[dict]) -> None:
+    """Add ``gpu_speedup`` = CPU warm / GPU warm to rows of tasks timed on both."""
+    warm = {(r["task"], r["size"], r["platform"]): r["warm_s"] for r in rows}
+    for r in rows:
+        cpu, gpu = warm.get((r["task"], r["size"], "cpu")), warm.get((r["task"], r["size"], "gpu"))
+        r["gpu_speedup"] = cpu / gpu if cpu and gpu else None
+
+
+def _fmt(value, spec: str, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    return f"{value:{spec}}{unit}"
+
+
+def print_table(rows: list[dict], title: str) -> None:
+    table = Table(title=title)
+    columns = ("task", "size", "device", "first call [s]", "warm [s]", "throughput",
+               "reference", "reference [s]", "ratio", "GPU/CPU")
+    for column in columns:
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["task"], r["size"], r["device"], _fmt(r["first_call_s"], ".2f"),
+                      _fmt(r["warm_s"], ".3f"), r.get("throughput") or "-", r["reference"],
+                      _fmt(r["reference_s"], ".2f"), _fmt(r["ratio"], ".1f", "x"),
+                      _fmt(r.get("gpu_speedup"), ".1f", "x"))
+    Console(width=220).print(table)
+    for r in rows:
+        if r["notes"]:
+            print(f"- {r['task']} [{r['platform']}]: {r['notes']}")
+
+
+def bar_chart(rows: list[dict], path: Path):
+    """Warm time per task and device (log scale), with the reference where there is one."""
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    platforms = list(dict.fromkeys(r["platform"] for r in rows))
+    width = 0.8 / (len(platforms) + 1)
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(tasks) + 2))
+    y = np.arange(len(tasks))
+    for k, platform in enumerate(platforms):
+        warm = {r["task"]: r["warm_s"] for r in rows if r["platform"] == platform}
+        ax.barh(y + k * width, [warm.get(t, np.nan) for t in tasks], width,
+                label=f"jaxfit, {platform}")
+    ref = {r["task"]: r["reference_s"] for r in rows}
+    ax.barh(y + len(platforms) * width, [ref.get(t, np.nan) for t in tasks], width,
+            label="numpy/scipy reference", color="0.6")
+    ax.set_yticks(y + width * len(platforms) / 2, tasks, fontsize=7)
+    ax.set(xscale="log", xlabel="warm time [s] (lower is better)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def run_suite(domains=DOMAINS, size: str = "small", devices=("cpu", "gpu"),
+              out: Path | None = None, say=print) -> list[dict]:
+    """Run ``domains`` at ``size`` on every present platform of ``devices``; write
+    ``out`` (JSON) and its ``.png`` bar chart; returns the rows."""
+    unknown = [d for d in domains if d not in DOMAINS]
+    if unknown:
+        raise ValueError(f"domains: unknown {unknown}; valid: {', '.join(DOMAINS)}")
+    if size not in ("small", "full"):
+        raise ValueError(f"size must be 'small' or 'full', got {size!r}")
+    present, missing = available_platforms(devices)
+    for platform in missing:
+        say(f"no {platform.upper()} present on this machine (JAX backends: "
+            f"{jax.default_backend()}); running the other device(s) only")
+    rows = []
+    for platform in present:
+        with jax.default_device(jax.devices(platform)[0]):
+            for domain in domains:
+                for r in importlib.import_module(f"benchmarks.bench_{domain}").run(size):
+                    rows.append(r | {"platform": platform, "domain": domain})
+    _ratio_gpu_over_cpu(rows)
+    print_table(rows, f"jaxfit benchmarks ({size}; {', '.join(present)})")
+    if out is not None:
+        out = Path(out)
+        write_json(out, {"rows": rows, "missing_devices": missing,
+                         "provenance": run_record(size=size, domains=list(domains))})
+        chart = bar_chart(rows, out.with_suffix(".png")) if rows else None
+        say(f"wrote {out}" + (f" and {chart}" if chart else ""))
+    return rows

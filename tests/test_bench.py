@@ -1,0 +1,79 @@
+"""`jaxfit bench` and the persistent compilation cache (issue 7).
+
+Timing is never asserted: the bench test checks that every domain's tasks are run and
+written (JSON rows, bar chart), and that a missing GPU is said plainly; the cache test
+checks that compiled programs are written to the cache folder and that a second process
+using them gets the same numbers.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import pytest
+from typer.testing import CliRunner
+
+from jaxfit.cli.main import app
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_bench_runs_every_domain_small_and_writes_json_and_chart(tmp_path):
+    out = tmp_path / "bench.json"
+    result = runner.invoke(app, ["bench", "--size", "small", "--devices", "cpu,gpu",
+                                 "--out", str(out)], env={"COLUMNS": "220"})
+    assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text())
+    domains = {r["domain"] for r in saved["rows"]}
+    # gravity needs the real SPARC files; everything else runs on packaged data
+    expected = {"core", "cosmo", "leptons", "lensing"}
+    assert expected <= domains
+    for r in saved["rows"]:
+        assert r["platform"] == "cpu" and r["warm_s"] > 0 and r["first_call_s"] > 0
+    if not any(d.platform == "gpu" for d in jax.devices()):
+        assert "no GPU present" in result.output
+        assert saved["missing_devices"] == ["gpu"]
+    assert out.with_suffix(".png").stat().st_size > 10_000
+
+
+def test_bench_rejects_unknown_domains_and_devices(tmp_path):
+    result = runner.invoke(app, ["bench", "--domains", "astrology", "--out",
+                                 str(tmp_path / "b.json")])
+    assert result.exit_code == 2 and "astrology" in result.output
+    result = runner.invoke(app, ["bench", "--devices", "tpu", "--out", str(tmp_path / "b.json")])
+    assert result.exit_code == 2 and "tpu" in result.output
+
+
+FIT = textwrap.dedent(
+    """
+    import json
+    import jaxfit
+    from jaxfit.core.optimize import minimize
+    from jaxfit.core.params import Param, ParamSpec
+
+    spec = ParamSpec([Param("x", 1.0, -3.0, 3.0), Param("y", 0.5, -3.0, 3.0)])
+    fit = minimize(lambda p: (p["x"] - 1.2) ** 2 + (p["y"] + 0.4) ** 4, spec, n_starts=4,
+                   progress=False)
+    print(json.dumps(fit.x))
+    """
+)
+
+
+def test_persistent_compile_cache_is_written_and_reused(tmp_path):
+    cache = tmp_path / "cache"
+    env = dict(os.environ, JAXFIT_COMPILE_CACHE=str(cache), JAX_PLATFORMS="cpu",
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    runs = [subprocess.run([sys.executable, "-c", FIT], env=env, capture_output=True,
+                           text=True, timeout=300, cwd=REPO) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+    assert any(cache.iterdir()), "no compiled program was cached"
+    first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
+    assert first == second
+    assert first["x"] == pytest.approx(1.2, abs=1e-6)
