@@ -232,3 +232,12 @@ def test_per_galaxy_upsilon_equals_scipy_bounded_fit():
     fitted = gf.sparc_batch(THETA, batch, fit_upsilon_per_galaxy=True)
     np.testing.assert_allclose(fitted.table["Y_d"], Y, rtol=1e-12)
     np.testing.assert_allclose(fitted.table["Y_b"], 1.4 * Y, rtol=1e-12)
+
+
+def test_mw_fit_with_core_differential_evolution():
+    """The research optimiser as an option: core DE (small population, few generations)
+    improves on the default parameters' loss."""
+    start, _ = gf.mw_kernel_loss(gf.mw_band_radii())
+    result = gf.mw_fit(method="de", maxiter=8, popsize=5, polish=False, progress=False)
+    assert result.fit.method == "de"
+    assert result.fit.fun < float(start(dict(THEORY_DEFAULTS)))
