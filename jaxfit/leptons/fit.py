@@ -1014,9 +1014,9 @@ def scan_beta(
             range to anchor delta-chi2.
 
     Cost: every grid point x start runs in one vmapped L-BFGS loop with
-    :data:`SCAN_OPTIONS` (override any by keyword). Measured on 2 shared CPU cores:
-    ``"scan-9x6"`` with 64 starts (3456 fits) 294 s warm, 196 s first call
-    (benchmarks/RESULTS.md has the current figures); ``chunk_size`` bounds memory and
+    :data:`SCAN_OPTIONS` (override any by keyword). Measured on 2 CPU cores:
+    ``"scan-9x6"`` with 64 starts (3456 fits) 104 s warm, 113 s first call
+    (benchmarks/RESULTS.md); ``chunk_size`` bounds memory and
     ``devices`` shards the batch (:func:`jaxfit.core.parallel.local_devices`).
 
     Raises:
