@@ -74,6 +74,20 @@ def batch_mesh(devices=None) -> Mesh:
     return Mesh(np.array(devices), (BATCH_AXIS,))
 
 
+def constrain_batch(tree):
+    """Inside ``jit``: lay axis 0 of every leaf over the local devices (XLA then splits the
+    work that follows), for batched programs that do not go through :func:`map_batched`,
+    e.g. a simulator that draws its own batch. A no-op on one device or when the batch size
+    is not a multiple of the device count."""
+    devices = local_devices()
+    leaves = jax.tree_util.tree_leaves(tree)
+    if len(devices) < 2 or any(leaf.shape[0] % len(devices) for leaf in leaves):
+        return tree
+    sharding = NamedSharding(batch_mesh(devices), PartitionSpec(BATCH_AXIS))
+    return jax.tree_util.tree_map(lambda leaf: jax.lax.with_sharding_constraint(leaf, sharding),
+                                  tree)
+
+
 def init_distributed(coordinator_address: str, num_processes: int, process_id: int) -> None:
     """Join a multi-host JAX job (thin wrapper of ``jax.distributed.initialize``)."""
     jax.distributed.initialize(

@@ -101,6 +101,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.ndimage import map_coordinates
 
+from jaxfit.core.parallel import constrain_batch
+
 EXPERIMENTS = ("lensed", "subhalo", "kinematic")
 """Classification experiments of :func:`simulate` (see the module doc)."""
 
@@ -741,7 +743,8 @@ def simulate_batch(key, sources, config: LensSimConfig, n: int, experiment: str 
     k_src, k_lab, k_img = jax.random.split(key, 3)
     index = jax.random.randint(k_src, (n,), 0, shape[0], dtype=jnp.int32)
     labels = jax.random.randint(k_lab, (n,), 0, 2, dtype=jnp.int32)
-    keys = jax.random.split(k_img, n)
+    # the images are independent: spread them over the local devices (no-op on one)
+    keys, index, labels = constrain_batch((jax.random.split(k_img, n), index, labels))
 
     def one(k, i, label):
         return _simulate(k, sources[i], config, label, experiment)

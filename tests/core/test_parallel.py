@@ -183,6 +183,12 @@ WORKLOAD = textwrap.dedent(
         from jaxfit.gravity.fit import mw_fit
 
         mw = mw_fit(n_starts=3, maxiter=10, progress=False)
+        # the lensing simulator spreads its images over the devices (constrain_batch)
+        from jaxfit.lensing.data import synthetic_sources
+        from jaxfit.lensing.model import LensSimConfig, simulate_batch
+
+        images, _, _ = simulate_batch(jax.random.key(1), synthetic_sources(3, seed=0, n_pix=32),
+                                      LensSimConfig(n_pix=32), 8, experiment="subhalo")
         return {
             "n_devices": len(jax.devices()),
             "starts": fit.starts.to_numpy(dtype=float).tolist(),
@@ -190,6 +196,8 @@ WORKLOAD = textwrap.dedent(
             "chi2": prof.chi2.tolist(),
             "chi2_one_device": one.chi2.tolist(),
             "mw_starts": mw.fit.starts[["fun"]].to_numpy(dtype=float).tolist(),
+            "lens_images": np.asarray(images, dtype=float).tolist(),
+            "lens_devices": len(images.sharding.device_set),
             "profile_y": prof.best["y"].tolist(),
             "status": prof.status.tolist(),
         }
@@ -232,7 +240,9 @@ def test_sharded_equals_unsharded():
     assert local["n_devices"] == len(jax.devices()) != n_sub
 
     assert local["fit_x"] == pytest.approx(sharded["fit_x"], rel=1e-12, abs=0)
-    for key in ("starts", "chi2", "chi2_one_device", "profile_y", "status", "mw_starts"):
+    assert sharded["lens_devices"] == n_sub and local["lens_devices"] == 1
+    for key in ("starts", "chi2", "chi2_one_device", "profile_y", "status", "mw_starts",
+                "lens_images"):
         a, b = np.asarray(local[key], float), np.asarray(sharded[key], float)
         assert a.shape == b.shape, key
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, equal_nan=True, err_msg=key)
