@@ -149,6 +149,17 @@ def _as_f64(values, name: str) -> jax.Array:
     return require_float64(np.asarray(values, dtype=np.float64), name)
 
 
+def _parse_finite(token: str, at: str) -> float:
+    """``float(token)``, or a ValueError naming the place ``at`` (file, line, column)."""
+    try:
+        value = float(token)
+    except ValueError:
+        raise ValueError(f"{at}: not a number: {token!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{at}: non-finite value {token!r}")
+    return value
+
+
 def _positive_finite(value, name: str) -> float:
     try:
         value = float(value)
@@ -246,13 +257,7 @@ def read_rotmod(path) -> dict:
             )
         row = []
         for column, token in zip(ROTMOD_COLUMNS, fields, strict=True):
-            try:
-                value = float(token)
-            except ValueError:
-                raise ValueError(f"{where}, column {column}: not a number: {token!r}") from None
-            if not math.isfinite(value):
-                raise ValueError(f"{where}, column {column}: non-finite value {token!r}")
-            row.append(value)
+            row.append(_parse_finite(token, f"{where}, column {column}"))
         rad, err_v = row[0], row[2]
         if err_v <= 0.0:
             raise ValueError(f"{where}, column errV: velocity error must be > 0, got {err_v}")
@@ -355,12 +360,7 @@ def read_sparc_master(path):
         seen[galaxy] = lineno
         records["Galaxy"].append(galaxy)
         for column, token in zip(numeric, fields[1 : 1 + len(numeric)], strict=True):
-            try:
-                value = float(token)
-            except ValueError:
-                raise ValueError(f"{where}, column {column}: not a number: {token!r}") from None
-            if not math.isfinite(value):
-                raise ValueError(f"{where}, column {column}: non-finite value {token!r}")
+            value = _parse_finite(token, f"{where}, column {column}")
             if column in _MASTER_INT_COLUMNS:
                 if value != int(value):
                     raise ValueError(
@@ -1115,12 +1115,7 @@ def _read_mw_curve(text: str, where: str) -> dict[str, np.ndarray]:
         for column in EILERS_COLUMNS:
             token = record[index[column]].strip()
             at = f"{where}, line {lineno}, column {column}"
-            try:
-                value = float(token)
-            except ValueError:
-                raise ValueError(f"{at}: not a number: {token!r}") from None
-            if not math.isfinite(value):
-                raise ValueError(f"{at}: non-finite value {token!r}")
+            value = _parse_finite(token, at)
             if value <= 0 and column != "vc_kms":
                 raise ValueError(f"{at}: must be > 0, got {token}")
             row.append(value)
