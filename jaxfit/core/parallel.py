@@ -124,24 +124,32 @@ def free_memory_bytes(device) -> int | None:
 
 
 @functools.lru_cache(maxsize=128)
-def _jitted(fn: Callable, sharding: NamedSharding):
+def _jitted(fn: Callable, sharding: NamedSharding, with_shared: bool):
     # cached on the function object, so a solver built once (see optimize.py) compiles once
+    if with_shared:
+        return jax.jit(jax.vmap(fn, in_axes=(0, None)), out_shardings=sharding)
     return jax.jit(jax.vmap(fn), out_shardings=sharding)
+
+
+def _signature(tree) -> tuple:
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return treedef, tuple((tuple(x.shape), np.dtype(x.dtype).str) for x in leaves)
 
 
 _EXECUTABLES: dict = {}
 
 
-def _executable(fn: Callable, sharding: NamedSharding, part):
+def _executable(fn: Callable, sharding: NamedSharding, part, shared=None):
     """The program for one chunk, compiled ahead of time (cached on function, sharding and
-    the chunk's shapes), so its memory needs are known before it runs."""
-    leaves = jax.tree_util.tree_leaves(part)
-    signature = tuple((tuple(x.shape), np.dtype(x.dtype).str) for x in leaves)
-    key = (fn, sharding, jax.tree_util.tree_structure(part), signature)
+    the shapes of the chunk and of ``shared``), so its memory needs are known before it
+    runs."""
+    with_shared = shared is not None
+    key = (fn, sharding, _signature(part), _signature(shared) if with_shared else None)
     if key not in _EXECUTABLES:
         if len(_EXECUTABLES) >= 256:
             _EXECUTABLES.pop(next(iter(_EXECUTABLES)))
-        _EXECUTABLES[key] = _jitted(fn, sharding).lower(part).compile()
+        args = (part, shared) if with_shared else (part,)
+        _EXECUTABLES[key] = _jitted(fn, sharding, with_shared).lower(*args).compile()
     return _EXECUTABLES[key]
 
 
@@ -158,6 +166,7 @@ def map_batched(
     fn: Callable,
     batch,
     *,
+    shared=None,
     chunk_size: int | None = None,
     devices=None,
     description: str = "batch",
@@ -166,8 +175,12 @@ def map_batched(
     """Apply ``fn`` (one item -> pytree) to every item of ``batch`` (pytree, leading axis).
 
     Args:
-        fn: pure JAX function of one item; it is vmapped and jitted here.
+        fn: pure JAX function of one item (``fn(item, shared)`` when ``shared`` is given);
+            it is vmapped and jitted here. Pass a function built once (module level or
+            cached): compiled programs are cached on the function object.
         batch: pytree of arrays sharing a leading axis of length B >= 1.
+        shared: optional pytree of arrays every item uses (e.g. the source images of a
+            simulation), copied to every device once instead of being repeated per item.
         chunk_size: items per compiled call, rounded up to a multiple of the device count.
             Default: memory-aware; all B at once if the compiled program needs at most
             :data:`MEMORY_FRACTION` of the first device's free memory
@@ -188,7 +201,7 @@ def map_batched(
     n_dev = mesh.devices.size
     sharding = NamedSharding(mesh, PartitionSpec(BATCH_AXIS))
     if chunk_size is None:
-        chunk = _memory_chunk(fn, batch, n, n_dev, sharding, mesh.devices.flat[0])
+        chunk = _memory_chunk(fn, batch, n, n_dev, sharding, mesh.devices.flat[0], shared)
     else:
         chunk = int(chunk_size)
         if chunk < 1:
@@ -206,26 +219,33 @@ def map_batched(
         return np.concatenate([leaf, extra], axis=0)
 
     batch = jax.tree_util.tree_map(pad, batch)
+    if shared is not None:
+        shared = jax.device_put(shared, NamedSharding(mesh, PartitionSpec()))
     outputs = []
     with progress_bar(n_chunks, description, enabled=progress and n_chunks > 1) as advance:
         for k in range(n_chunks):
             window = slice(k * chunk, (k + 1) * chunk)
             part = jax.tree_util.tree_map(lambda leaf, w=window: leaf[w], batch)
             part = jax.device_put(part, sharding)
-            result = _executable(fn, sharding, part)(part)
+            program = _executable(fn, sharding, part, shared)
+            result = program(part) if shared is None else program(part, shared)
             outputs.append(jax.tree_util.tree_map(np.asarray, result))
             advance(1)
     return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0)[:n], *outputs)
 
 
-
-def _memory_chunk(fn, batch, n: int, n_dev: int, sharding, device) -> int:
+def _memory_chunk(fn, batch, n: int, n_dev: int, sharding, device, shared=None) -> int:
     """Items per chunk for ``chunk_size=None`` (see :func:`map_batched`)."""
     full = math.ceil(n / n_dev) * n_dev
     sample = jax.tree_util.tree_map(
         lambda leaf: jax.ShapeDtypeStruct((full,) + np.shape(leaf)[1:], np.asarray(leaf).dtype,
                                           sharding=sharding), batch)
-    need = _program_bytes(_executable(fn, sharding, sample))
+    if shared is not None:
+        replicated = NamedSharding(sharding.mesh, PartitionSpec())
+        shared = jax.tree_util.tree_map(
+            lambda leaf: jax.ShapeDtypeStruct(np.shape(leaf), leaf.dtype, sharding=replicated),
+            shared)
+    need = _program_bytes(_executable(fn, sharding, sample, shared))
     free = free_memory_bytes(device)
     if need is None or free is None or need <= MEMORY_FRACTION * free:
         return full
