@@ -1,11 +1,12 @@
 """Cosmo: CMB + DESI DR2 BAO chi2 over a batch of parameter points, and a full LCDM fit.
 
 jaxfit evaluates the chi2 of N parameter points (N = 10^6 full, 2000 small; H0 and Om0
-drawn uniformly around the Planck values) as one vmapped program, chunked
-(from free memory) through core.parallel. The reference is the research approach: a numpy/scipy.integrate.quad
-implementation of the same chi2 (flat LCDM, photons + massless neutrinos, Hu-Sugiyama z*,
-r_s(z*) by quad, Aubourg r_d, BAO D_M/D_H/D_V over r_d) called point by point; it is timed
-on a subset and scaled linearly, and its chi2 values are compared with jaxfit's on that
+drawn uniformly around the Planck values) as one vmapped program, chunked (from free
+memory) through core.parallel. The reference is the research approach: a
+numpy/scipy.integrate.quad implementation of the same chi2 (flat LCDM, photons + massless
+neutrinos, Hu-Sugiyama z*, r_s(z*) by quad, Aubourg r_d, BAO D_M/D_H/D_V over r_d) called
+point by point; it is timed on a subset and scaled linearly, and its chi2 values are
+compared with jaxfit's on that
 subset (the max relative difference is reported).
 """
 

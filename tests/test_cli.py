@@ -34,6 +34,22 @@ def test_bad_device_is_named():
     assert "--device" in result.output
 
 
+def test_global_chunk_option_sets_the_batch_chunk_and_names_bad_values():
+    from jaxfit.core.parallel import default_chunk, set_default_chunk
+
+    try:
+        result = runner.invoke(app, ["--chunk", "7", "demo", "--help"])
+        assert result.exit_code == 0, result.output
+        assert default_chunk() == 7
+        result = runner.invoke(app, ["demo", "--help"])  # each invocation sets it anew
+        assert default_chunk() is None
+        result = runner.invoke(app, ["--chunk", "0", "demo", "--help"])
+        assert result.exit_code != 0
+        assert "--chunk" in result.output and "positive integer" in result.output
+    finally:
+        set_default_chunk(None)
+
+
 @pytest.mark.skipif(jax.default_backend() == "gpu", reason="checks the no-GPU message")
 def test_gpu_request_without_gpu_says_so():
     result = runner.invoke(app, ["--device", "gpu", "demo", "--help"])

@@ -58,14 +58,22 @@ def main(
     device: str = typer.Option(None, "--device", help="cpu or gpu (default: JAX's choice)."),
     compile_cache: Path = typer.Option(None, "--compile-cache", help="Keep compiled programs "
                                        "in DIR for later runs (or set JAXFIT_COMPILE_CACHE)."),
+    chunk: int = typer.Option(None, "--chunk", help="Items (grid points x starts, images, "
+                              "parameter points) per compiled call of every batched job "
+                              "(or set JAXFIT_CHUNK; default: from the device's free memory)."),
 ):
     """Global options apply to every command."""
     from jaxfit.core.compile_cache import enable_compile_cache
+    from jaxfit.core.parallel import set_default_chunk
 
     STATE["quiet"] = quiet
     set_quiet(quiet)
     select_device(device)
     enable_compile_cache(compile_cache)
+    try:
+        set_default_chunk(chunk)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--chunk") from None
 
 
 def say(message: str) -> None:

@@ -47,6 +47,7 @@ import pandas as pd
 from jaxfit.core.io import save_figure, write_csv, write_json
 from jaxfit.core.likelihood import profile_scale
 from jaxfit.core.optimize import FitResult, minimize
+from jaxfit.core.parallel import constrain_batch, local_devices
 from jaxfit.core.params import Param, ParamSpec
 from jaxfit.core.provenance import run_record
 from jaxfit.gravity import clusters as cl
@@ -425,6 +426,9 @@ class SparcPoints:
             values (km/s), so the kernel normalisation runs once per distinct value.
         gate: per-point amplitude gate (1 without sigma gating).
         names, sigma_v: galaxy names and dispersions (G,).
+        n_real: number of real points P; the arrays are padded to a multiple of the local
+            device count (copies of the last point with ``galaxy = G``, which
+            ``segment_sum`` drops), so :meth:`spread` can lay them over the devices.
     """
 
     R: jax.Array
@@ -441,6 +445,27 @@ class SparcPoints:
     gate: jax.Array
     names: tuple[str, ...]
     sigma_v: np.ndarray
+    n_real: int
+
+    _PER_POINT = ("R", "Vobs", "errV", "v_bar2", "gas2", "disk2", "bulge2", "galaxy",
+                  "sigma_index", "gate")
+
+    def spread(self) -> SparcPoints:
+        """Inside ``jit``: the per-point arrays laid over the local devices, so each
+        computes the kernel at its share of the points (a no-op on one device)."""
+        arrays = constrain_batch(tuple(getattr(self, k) for k in self._PER_POINT))
+        return dataclasses.replace(self, **dict(zip(self._PER_POINT, arrays, strict=True)))
+
+
+def _pad_points(arrays: dict, n_galaxies: int, multiple: int) -> dict:
+    """Pad per-point arrays to a multiple of ``multiple`` with copies of the last point
+    (valid inputs: no NaNs) assigned to the non-existent galaxy ``n_galaxies``."""
+    extra = -len(arrays["R"]) % multiple
+    if not extra:
+        return arrays
+    out = {k: np.concatenate([v, np.repeat(v[-1:], extra)]) for k, v in arrays.items()}
+    out["galaxy"][-extra:] = n_galaxies
+    return out
 
 
 def sparc_points(
@@ -469,23 +494,23 @@ def sparc_points(
         gate = np.asarray(sigma_gate(v_bar, batch.mask, batch.sigma_v, beta_sigma))
     sigma_v = np.asarray(batch.sigma_v)
     sigma_values, inverse = np.unique(sigma_v, return_inverse=True)
-    flat = {name: jnp.asarray(np.asarray(getattr(batch, name))[mask])
+    flat = {name: np.asarray(getattr(batch, name))[mask]
             for name in ("R", "Vobs", "errV", "Vgas", "Vdisk", "Vbul")}
-    component = {k: v_bar_squared(flat[c], 0.0, 0.0, 1.0, 1.0, signed)
-                 for k, c in (("gas2", "Vgas"), ("disk2", "Vdisk"), ("bulge2", "Vbul"))}
+    arrays = {
+        "R": flat["R"], "Vobs": flat["Vobs"], "errV": flat["errV"],
+        "v_bar2": np.asarray(v_bar2)[mask],
+        **{k: np.asarray(v_bar_squared(flat[c], 0.0, 0.0, 1.0, 1.0, signed))
+           for k, c in (("gas2", "Vgas"), ("disk2", "Vdisk"), ("bulge2", "Vbul"))},
+        "galaxy": galaxy, "sigma_index": inverse[galaxy], "gate": np.asarray(gate)[galaxy],
+    }
+    arrays = _pad_points(arrays, batch.n_galaxies, len(local_devices()))
     return SparcPoints(
-        R=flat["R"],
-        Vobs=flat["Vobs"],
-        errV=flat["errV"],
-        v_bar2=jnp.asarray(np.asarray(v_bar2)[mask]),
-        **component,
-        galaxy=jnp.asarray(galaxy),
+        **{k: jnp.asarray(v) for k, v in arrays.items()},
         n_points=jnp.asarray(mask.sum(axis=1)),
-        sigma_index=jnp.asarray(inverse[galaxy]),
         sigma_values=jnp.asarray(sigma_values),
-        gate=jnp.asarray(gate[galaxy]),
         names=tuple(batch.names),
         sigma_v=sigma_v,
+        n_real=len(galaxy),
     )
 
 
@@ -493,7 +518,9 @@ def sparc_metrics(
     params, points: SparcPoints, *, phase_sign=1.0, config: KernelConfig = FIT_CONFIG
 ) -> dict:
     """Per galaxy ``rms_bar``, ``rms_model``, ``delta_rms`` (km/s, shape (G,)), the model
-    speeds (P,) and the joint loss ``L_SPARC``. Pure JAX (jit/grad in ``params``)."""
+    speeds (P,) and the joint loss ``L_SPARC``. Pure JAX (jit/grad in ``params``); under jit
+    the points are spread over the local devices."""
+    points = points.spread()
     K = points.gate * theory_kernel_points(
         points.R, points.sigma_index, points.sigma_values, params, config, phase_sign
     )
@@ -509,8 +536,8 @@ def sparc_metrics(
         "rms_bar": rms_bar,
         "rms_model": rms_model,
         "delta_rms": rms_model - rms_bar,
-        "V_bar": V_bar,
-        "V_model": V_model,
+        "V_bar": V_bar[:points.n_real],
+        "V_model": V_model[:points.n_real],
         "L_SPARC": jnp.mean(rms_model**2) / jnp.mean(rms_bar**2),
     }
 
@@ -532,6 +559,7 @@ def fit_upsilon(params, points: SparcPoints, *, phase_sign=1.0,
     a parabola through it and its neighbours (clipped to the grid). Sigma gates, if any, keep
     the values computed with the M/L of :func:`sparc_points`. Returns ``Y_d``, shape (G,).
     """
+    points = points.spread()
     K = points.gate * theory_kernel_points(points.R, points.sigma_index, points.sigma_values,
                                            params, config, phase_sign)
     Y = jnp.asarray(grid, dtype=jnp.float64)
@@ -669,7 +697,8 @@ def sparc_batch(
     if fit_upsilon_per_galaxy:
         Y_fit = np.asarray(fit_upsilon(dict(params), points, phase_sign=phase_sign,
                                        config=config))
-        Y_point = jnp.asarray(Y_fit)[points.galaxy]
+        # padding points belong to galaxy G: give them a valid M/L too (they are dropped)
+        Y_point = jnp.asarray(np.append(Y_fit, Y_fit[-1]))[points.galaxy]
         points = dataclasses.replace(points, v_bar2=points.gas2 + Y_point * (
             points.disk2 + BULGE_TO_DISC_UPSILON * points.bulge2))
     metrics = {

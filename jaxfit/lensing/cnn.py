@@ -650,6 +650,20 @@ def _throughput(first_step_s, warm_time, n_steps, config) -> dict:
     }
 
 
+def training_losses(config: TrainConfig, sources, n_steps: int = 3) -> np.ndarray:
+    """The training losses of the first ``n_steps`` jitted train steps (no evaluation), as
+    :func:`train` would take them; for checking that runs on several devices train the same
+    network."""
+    src, (i_train, _, _), _ = _check_sources(sources, None, config)
+    _, state, train_step, _ = _build(config)
+    train_key, _, _ = _keys(config.seed)
+    weights, losses = _channel_weights(config.channels), []
+    for step in range(n_steps):
+        state, loss = train_step(state, train_key, step, jnp.asarray(src[i_train]), weights)
+        losses.append(loss)
+    return np.asarray(jnp.stack(losses))
+
+
 def training_throughput(config: TrainConfig, sources, n_steps: int = 20) -> dict:
     """Time the jitted train step alone (no evaluation): first call vs warm steps/s.
 

@@ -135,6 +135,60 @@ def test_memory_aware_chunking_equals_one_chunk(monkeypatch):
     assert parallel.free_memory_bytes(jax.devices()[0]) > 0
 
 
+def shared_fn(item, shared):
+    """One item with a shared (not batched) table: module level, compiled once."""
+    x, y = item
+    return jnp.dot(shared["w"], x) * y + shared["b"]
+
+
+def test_shared_inputs_equal_numpy_and_are_not_batched():
+    shared = {"w": np.array([0.5, -1.0, 2.0]), "b": np.float64(0.25)}
+    expected = X @ shared["w"] * Y + 0.25
+    for chunk in (None, 3):
+        out = map_batched(shared_fn, (X, Y), shared=shared, chunk_size=chunk, progress=False)
+        np.testing.assert_allclose(out, expected, rtol=1e-14)
+
+
+def test_default_chunk_from_setting_and_environment(monkeypatch):
+    import jaxfit.core.parallel as parallel
+
+    monkeypatch.delenv("JAXFIT_CHUNK", raising=False)
+    assert parallel.default_chunk() is None
+    monkeypatch.setenv("JAXFIT_CHUNK", "3")
+    assert parallel.default_chunk() == 3
+    try:
+        parallel.set_default_chunk(4)  # the explicit setting wins over the environment
+        assert parallel.default_chunk() == 4
+        calls = []
+        monkeypatch.setattr(parallel, "_memory_chunk", lambda *a, **k: calls.append(a))
+        out = map_batched(item_fn, (X, Y), progress=True)
+        assert not calls  # the set chunk is used, memory is not consulted
+        np.testing.assert_allclose(out["dot"], _numpy_loop(X, Y)[0], rtol=1e-14)
+        for bad in (0, -2, "x", 1.5, True):
+            with pytest.raises(ValueError, match="chunk must be a positive integer"):
+                parallel.set_default_chunk(bad)
+    finally:
+        parallel.set_default_chunk(None)
+    monkeypatch.setenv("JAXFIT_CHUNK", "lots")
+    with pytest.raises(ValueError, match="JAXFIT_CHUNK must be a positive integer, got 'lots'"):
+        parallel.default_chunk()
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the host cap applies to CPU devices")
+def test_host_chunk_cap_on_cpu(monkeypatch):
+    """On CPU a chunk may use at most HOST_CHUNK_BYTES, whatever the free memory."""
+    import jaxfit.core.parallel as parallel
+
+    sharding = jax.sharding.NamedSharding(batch_mesh(), jax.sharding.PartitionSpec(BATCH_AXIS))
+    need = parallel._program_bytes(parallel._executable(
+        item_fn, sharding, (jnp.asarray(X), jnp.asarray(Y))))
+    monkeypatch.setattr(parallel, "free_memory_bytes", lambda device: 1e15)
+    args = (item_fn, (X, Y), N, 1, sharding, jax.devices()[0])
+    assert parallel._memory_chunk(*args) == N
+    monkeypatch.setattr(parallel, "HOST_CHUNK_BYTES", 0.5 * need)
+    assert parallel._memory_chunk(*args) == N // 2
+
+
 def test_local_devices_picks_the_first_n_and_names_bad_counts():
     assert local_devices() == jax.local_devices()
     assert local_devices(1) == jax.local_devices()[:1]
@@ -168,6 +222,63 @@ WORKLOAD = textwrap.dedent(
         return (x**2 - 4.0) ** 2 + x + (y - 0.3 * x) ** 2
 
 
+    def domain_workloads():
+        # every domain's batched workload, small: parameter batches (cosmo and lepton chi2),
+        # a lepton profile scan (grid points x 16 starts), the SPARC evaluation (points of
+        # all galaxies) and its gradient, chunked image simulation and CNN training steps
+        from jaxfit.cosmo.data import load_bao, load_cmb_priors
+        from jaxfit.cosmo.fit import make_objective
+        from jaxfit.cosmo.model import get_model
+        from jaxfit.core.parallel import map_batched
+        from jaxfit.gravity import fit as gf
+        from jaxfit.gravity.data import make_sparc_batch
+        from jaxfit.gravity.model import THEORY_DEFAULTS
+        from jaxfit.lensing.cnn import TrainConfig, training_losses
+        from jaxfit.lensing.data import synthetic_sources
+        from jaxfit.lensing.model import LensSimConfig, simulate_many
+        from jaxfit.leptons import fit as lf
+
+        rng = np.random.default_rng(3)
+        base = dict(get_model("lcdm").spec.defaults)
+        cosmo = {k: np.full(10, v) for k, v in base.items()}
+        cosmo["H0"], cosmo["Om0"] = rng.uniform(64, 72, 10), rng.uniform(0.27, 0.35, 10)
+        chi2 = make_objective("lcdm", {"cmb": load_cmb_priors(), "bao": load_bao("desi_dr2")})
+        bounds = [lf.LEPTON_BOUNDS[k.split("_")[-1]][k.rsplit("_", 1)[0]]
+                  for k in lf.LEPTON_PARAMS]
+        leptons = {k: rng.uniform(*b, 10) for k, b in zip(lf.LEPTON_PARAMS, bounds, strict=True)}
+        leptons |= {"beta": np.full(10, lf.BETA_REF), "w": np.full(10, lf.DEFAULT_W)}
+        scan = lf.scan_beta(np.array([3.0, 3.1]), n_starts=16, global_fit=False,
+                            progress=False)
+        curves = []
+        for g in range(7):
+            R = np.sort(rng.uniform(0.3, 25.0, 6 + g))
+            v = 150.0 * (1 - np.exp(-R / 3.0))
+            curves.append({"name": f"G{g}", "Rad": R, "Vobs": v + rng.normal(0, 5, R.size),
+                           "errV": np.full(R.size, 5.0), "Vgas": 0.3 * v, "Vdisk": 0.8 * v,
+                           "Vbul": np.zeros(R.size), "SBdisk": np.ones(R.size),
+                           "SBbul": np.zeros(R.size), "distance_Mpc": 10.0})
+        points = gf.sparc_points(make_sparc_batch(curves, sigma_v=np.array([25.0] * 6 + [40.0])))
+        theta = dict(THEORY_DEFAULTS)
+        L, grad = jax.jit(jax.value_and_grad(
+            lambda p: gf.sparc_metrics(p, points)["L_SPARC"]))(theta)
+        images, labels, _ = simulate_many(jax.random.key(2), synthetic_sources(3, seed=0,
+                                          n_pix=32), LensSimConfig(n_pix=32), 10,
+                                          experiment="subhalo", chunk_size=4, progress=False)
+        losses = training_losses(TrainConfig(experiment="subhalo", batch_size=8,
+                                             sim=LensSimConfig(n_pix=32)),
+                                 synthetic_sources(6, seed=0, n_pix=32), n_steps=3)
+        return {
+            "cosmo_chi2": map_batched(chi2, cosmo, chunk_size=3, progress=False).tolist(),
+            "lepton_chi2": map_batched(lf.mass_chi2(), leptons, progress=False).tolist(),
+            "lepton_scan": np.asarray(scan.scan.chi2, float).tolist(),
+            "sparc_points": int(points.R.shape[0]),
+            "sparc_L_grad": [float(L)] + [float(grad[k]) for k in sorted(grad)],
+            "many_images": np.asarray(images, float).tolist(),
+            "many_labels": labels.tolist(),
+            "cnn_losses": np.asarray(losses, float).tolist(),
+        }
+
+
     def run():
         spec = ParamSpec([Param("x", 1.5, -4.0, 4.0), Param("y", 0.0, -3.0, 3.0)])
         fit = minimize(objective, spec, n_starts=10, progress=False)
@@ -189,7 +300,7 @@ WORKLOAD = textwrap.dedent(
 
         images, _, _ = simulate_batch(jax.random.key(1), synthetic_sources(3, seed=0, n_pix=32),
                                       LensSimConfig(n_pix=32), 8, experiment="subhalo")
-        return {
+        return {**domain_workloads(),
             "n_devices": len(jax.devices()),
             "starts": fit.starts.to_numpy(dtype=float).tolist(),
             "fit_x": fit.x,
@@ -242,10 +353,17 @@ def test_sharded_equals_unsharded():
     assert local["fit_x"] == pytest.approx(sharded["fit_x"], rel=1e-12, abs=0)
     assert sharded["lens_devices"] == n_sub and local["lens_devices"] == 1
     for key in ("starts", "chi2", "chi2_one_device", "profile_y", "status", "mw_starts",
-                "lens_images"):
+                "lens_images", "cosmo_chi2", "lepton_chi2", "sparc_L_grad", "many_images",
+                "many_labels"):
         a, b = np.asarray(local[key], float), np.asarray(sharded[key], float)
         assert a.shape == b.shape, key
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, equal_nan=True, err_msg=key)
+    # best of 16 starts per point (single lepton starts may differ, see the workload)
+    np.testing.assert_allclose(local["lepton_scan"], sharded["lepton_scan"], rtol=1e-10)
+    # float32 CNN training: batch statistics and gradients are sums split over devices
+    np.testing.assert_allclose(local["cnn_losses"], sharded["cnn_losses"], rtol=1e-5)
+    # SPARC: 63 real points padded to a multiple of the device count
+    assert local["sparc_points"] == 63 and sharded["sparc_points"] == (64 if n_sub == 4 else 63)
     # the workload is not trivial: the fit found the global minimum near x = -2.03
     assert sharded["fit_x"]["x"] == pytest.approx(-2.0305, abs=1e-3)
     assert np.asarray(sharded["starts"]).shape[0] == 10

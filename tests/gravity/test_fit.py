@@ -135,6 +135,32 @@ def test_sparc_metrics_jit_equals_eager_and_gradients_finite():
     assert all(np.isfinite(float(v)) for v in grad.values())
 
 
+def test_sparc_points_padded_for_devices_change_nothing(monkeypatch):
+    """Padding the flat points to a multiple of 4 devices (copies of the last point in a
+    non-existent galaxy, dropped by segment_sum) leaves metrics, gradient and M/L fits equal."""
+    batch = synthetic_batch()
+    plain = gf.sparc_points(batch)
+    monkeypatch.setattr(gf, "local_devices", lambda: [None] * 4)
+    padded = gf.sparc_points(batch)
+    n = plain.n_real
+    assert padded.n_real == n == int(np.asarray(batch.mask).sum()) and n % 4 != 0
+    assert padded.R.shape[0] % 4 == 0 and padded.R.shape[0] - n < 4
+    assert np.all(np.asarray(padded.galaxy)[n:] == batch.n_galaxies)
+
+    def L(points):
+        return jax.value_and_grad(lambda p: gf.sparc_metrics(p, points)["L_SPARC"])(THETA)
+
+    (a, ga), (b, gb) = L(plain), L(padded)
+    assert float(a) == pytest.approx(float(b), rel=1e-14)
+    for k in ga:
+        assert float(ga[k]) == pytest.approx(float(gb[k]), rel=1e-12, abs=1e-300), k
+    m_plain, m_pad = gf.sparc_metrics(THETA, plain), gf.sparc_metrics(THETA, padded)
+    assert m_pad["V_model"].shape == (n,)
+    np.testing.assert_allclose(m_pad["V_model"], m_plain["V_model"], rtol=1e-14)
+    np.testing.assert_allclose(gf.fit_upsilon(THETA, padded), gf.fit_upsilon(THETA, plain),
+                               rtol=1e-12)
+
+
 @pytest.mark.skipif(not SPARC.is_dir(), reason="real SPARC data not available")
 def test_sparc_zero_shot_on_real_data_equals_numpy_loop(tmp_path):
     batch = load_sparc(SPARC)

@@ -615,6 +615,30 @@ def test_simulate_batch_lensed_classes_differ_clean():
             assert np.abs(img - np.asarray(src[i])).max() > 0.1
 
 
+@pytest.mark.parametrize("chunk_size", [None, 4])
+def test_simulate_many_equals_simulate_batch(chunk_size):
+    """The chunked host-side generator gives simulate_batch's images for the same key
+    (7 images in chunks of 4: the last chunk padded)."""
+    src = jnp.asarray(_sources(3), jnp.float32)
+    key = jax.random.key(11)
+    images, labels, meta = m.simulate_batch(key, src, NOISY, 7, "subhalo")
+    many = m.simulate_many(key, src, NOISY, 7, "subhalo", chunk_size=chunk_size,
+                           progress=False)
+    assert isinstance(many[0], np.ndarray) and many[0].dtype == np.float32
+    np.testing.assert_allclose(many[0], np.asarray(images), atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(many[1], np.asarray(labels))
+    for k in m.METADATA_KEYS:
+        np.testing.assert_array_equal(np.asarray(many[2][k]), np.asarray(meta[k]))
+
+
+def test_simulate_many_bad_input_named():
+    src = jnp.asarray(_sources(2), jnp.float32)
+    with pytest.raises(ValueError, match=r"n must be an int >= 1, got 0"):
+        m.simulate_many(jax.random.key(0), src, NOISY, 0)
+    with pytest.raises(ValueError, match=r"sources must have shape \(S, 2, H, W\)"):
+        m.simulate_many(jax.random.key(0), src[0], NOISY, 3)
+
+
 # ------------------------------------------------------------------ bad input
 @pytest.mark.parametrize(
     "kwargs, field",
