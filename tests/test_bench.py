@@ -17,6 +17,7 @@ import jax
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.bench_gravity import _sparc_folder
 from jaxfit.cli.main import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,10 +31,22 @@ def test_bench_runs_every_domain_small_and_writes_json_and_chart(tmp_path):
                                  "--out", str(out)], env={"COLUMNS": "220"})
     assert result.exit_code == 0, result.output
     saved = json.loads(out.read_text())
-    domains = {r["domain"] for r in saved["rows"]}
-    # gravity needs the real SPARC files; everything else runs on packaged data
-    expected = {"core", "cosmo", "leptons", "lensing"}
-    assert expected <= domains
+    # every task of every domain, once; gravity needs the real SPARC files (else skipped)
+    expected = {
+        "core": ["multi-start L-BFGS"],
+        "cosmo": ["CMB+BAO chi2, vmapped", "LCDM CMB+BAO fit"],
+        "leptons": ["mass chi2, vmapped", "(beta, w) profile scan"],
+        "lensing": ["simulate_many", "CNN train step"],
+    }
+    if _sparc_folder() is not None:
+        expected["gravity"] = ["SPARC L_SPARC + gradient", "joint fit MW + SPARC + clusters"]
+    found = {}
+    for r in saved["rows"]:
+        domain, task = r["task"].split(": ", 1)
+        assert domain == r["domain"]
+        found.setdefault(domain, []).extend(t for t in expected.get(domain, ())
+                                            if task.startswith(t))
+    assert found == expected
     for r in saved["rows"]:
         assert r["platform"] == "cpu" and r["warm_s"] > 0 and r["first_call_s"] > 0
     if not any(d.platform == "gpu" for d in jax.devices()):
