@@ -6,9 +6,22 @@ research scripts did: a Python loop calling scipy.optimize.minimize (L-BFGS-B, n
 gradient) once per start, with the objective in numpy. The loop is timed on a subset of the
 starts and scaled linearly to N (each start is independent, so the scaling is exact up to
 the spread of iteration counts); the subset size is in the notes.
+
+Second task: the persistent compilation cache (``JAXFIT_COMPILE_CACHE``). The same first
+call in three fresh processes: without the cache, with an empty cache (it is written) and
+with the warm cache; "first call" is the first, "warm" the third (small: this Rosenbrock
+fit with 100 starts; full: the LCDM CMB+BAO fit with 16 starts and its Hessian).
 """
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
@@ -16,6 +29,7 @@ import scipy.optimize
 
 from benchmarks.common import row, time_first_and_warm, wall
 from jaxfit.core.optimize import minimize, sample_starts
+from jaxfit.core.parallel import default_platform
 from jaxfit.core.params import Param, ParamSpec
 
 DIM = 10
@@ -29,6 +43,58 @@ def rosenbrock(p):
 
 def rosenbrock_np(x):
     return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+
+
+CACHE_WORKLOADS = {
+    "small": """
+        from benchmarks.bench_core import SPEC, rosenbrock
+        from jaxfit.core.optimize import minimize
+        work = lambda: minimize(rosenbrock, SPEC, n_starts=100, progress=False).fun
+    """,
+    "full": """
+        import tempfile
+        from jaxfit.cosmo.fit import optimize_parameters
+        from jaxfit.cosmo.store import OptimizedParameterStore
+        store = OptimizedParameterStore(tempfile.mkdtemp())
+        work = lambda: optimize_parameters("lcdm", "cmb,bao", store=store, progress=False,
+                                           dry_run=True).final_chi2
+    """,
+}
+
+
+def _first_call_in_fresh_process(size: str, cache: Path | None) -> tuple[float, float]:
+    """(seconds of the workload's first call, its value) in a new Python process."""
+    code = textwrap.dedent(CACHE_WORKLOADS[size]) + textwrap.dedent("""
+        import json, time
+        start = time.perf_counter()
+        value = float(work())
+        print(json.dumps([time.perf_counter() - start, value]))
+    """)
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, JAX_PLATFORMS=default_platform(),
+               PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
+    env.pop("JAXFIT_COMPILE_CACHE", None)
+    if cache is not None:
+        env["JAXFIT_COMPILE_CACHE"] = str(cache)
+    done = subprocess.run([sys.executable, "-c", "import jaxfit\n" + code], env=env,
+                          capture_output=True, text=True, cwd=repo, timeout=1800, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"compile-cache benchmark process failed:\n{done.stderr[-2000:]}")
+    seconds, value = json.loads(done.stdout.strip().splitlines()[-1])
+    return seconds, value
+
+
+def _cache_rows(size: str) -> list[dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        without, value = _first_call_in_fresh_process(size, None)
+        cold, _ = _first_call_in_fresh_process(size, Path(tmp))
+        warm, value_cached = _first_call_in_fresh_process(size, Path(tmp))
+    task = "100-start Rosenbrock fit" if size == "small" else "LCDM CMB+BAO fit + Hessian"
+    return [row(f"core: first call with the compile cache, {task}", "fresh process",
+                {"first_call_s": without, "warm_s": warm}, without, "same, without the cache",
+                notes=f"first call: no cache {without:.1f} s, empty cache (written) "
+                f"{cold:.1f} s, warm cache {warm:.1f} s; result equal: "
+                f"{value == value_cached}")]
 
 
 def run(size: str = "full") -> list[dict]:
@@ -62,4 +128,4 @@ def run(size: str = "full") -> list[dict]:
             "(scipy stops at its default ftol)",
             best_fun=fit.fun,
         )
-    ]
+    ] + _cache_rows(size)

@@ -33,7 +33,7 @@ def test_bench_runs_every_domain_small_and_writes_json_and_chart(tmp_path):
     saved = json.loads(out.read_text())
     # every task of every domain, once; gravity needs the real SPARC files (else skipped)
     expected = {
-        "core": ["multi-start L-BFGS"],
+        "core": ["multi-start L-BFGS", "first call with the compile cache"],
         "cosmo": ["CMB+BAO chi2, vmapped", "LCDM CMB+BAO fit"],
         "leptons": ["mass chi2, vmapped", "(beta, w) profile scan"],
         "lensing": ["simulate_many", "CNN train step"],
