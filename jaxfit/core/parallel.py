@@ -184,9 +184,14 @@ def _jitted(fn: Callable, sharding: NamedSharding, with_shared: bool):
     return jax.jit(jax.vmap(fn), out_shardings=sharding)
 
 
+def _dtype(x) -> np.dtype:
+    """dtype of an array leaf, or of a Python scalar (float64 for a float)."""
+    return np.dtype(x.dtype) if hasattr(x, "dtype") else np.result_type(x)
+
+
 def _signature(tree) -> tuple:
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    return treedef, tuple((tuple(x.shape), np.dtype(x.dtype).str) for x in leaves)
+    return treedef, tuple((np.shape(x), _dtype(x).str) for x in leaves)
 
 
 _EXECUTABLES: dict = {}
@@ -300,7 +305,8 @@ def _memory_chunk(fn, batch, n: int, n_dev: int, sharding, device, shared=None) 
     if shared is not None:
         replicated = NamedSharding(sharding.mesh, PartitionSpec())
         shared = jax.tree_util.tree_map(
-            lambda leaf: jax.ShapeDtypeStruct(np.shape(leaf), leaf.dtype, sharding=replicated),
+            lambda leaf: jax.ShapeDtypeStruct(np.shape(leaf), _dtype(leaf),
+                                              sharding=replicated),
             shared)
     need = _program_bytes(_executable(fn, sharding, sample, shared))
     free = free_memory_bytes(device)

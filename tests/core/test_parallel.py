@@ -142,7 +142,7 @@ def shared_fn(item, shared):
 
 
 def test_shared_inputs_equal_numpy_and_are_not_batched():
-    shared = {"w": np.array([0.5, -1.0, 2.0]), "b": np.float64(0.25)}
+    shared = {"w": np.array([0.5, -1.0, 2.0]), "b": 0.25}  # a plain float is accepted too
     expected = X @ shared["w"] * Y + 0.25
     for chunk in (None, 3):
         out = map_batched(shared_fn, (X, Y), shared=shared, chunk_size=chunk, progress=False)
