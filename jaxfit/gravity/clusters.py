@@ -980,15 +980,23 @@ def read_accept_profile(path, name: str | None = None) -> AcceptProfile:
     )
 
 
-def _read_csv_columns(path, columns: Sequence[str], what: str) -> dict[str, np.ndarray]:
+def _csv_reader(path, required: Sequence[str], what: str) -> tuple[Path, csv.DictReader]:
+    """``(path, rows)`` of a CSV file without blank and ``#`` comment lines, after checking
+    that the header has the ``required`` columns (the error names file, columns and
+    ``what`` the file should be)."""
     path = _require_file(path, what)
     with open(path, encoding="utf-8", newline="") as handle:
         lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
     reader = csv.DictReader(lines, skipinitialspace=True)
     header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in columns if c not in header]
+    missing = [c for c in required if c not in header]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing} ({what}); found columns {header}")
+    return path, reader
+
+
+def _read_csv_columns(path, columns: Sequence[str], what: str) -> dict[str, np.ndarray]:
+    path, reader = _csv_reader(path, columns, what)
     out: dict[str, list[float]] = {c: [] for c in columns}
     for lineno, row in enumerate(reader, start=2):
         row = {(k or "").strip(): v for k, v in row.items()}
@@ -1041,17 +1049,8 @@ def read_cluster_table(path) -> list[dict]:
         ValueError: missing required column, non-numeric or missing required cell, duplicate
             name, no rows (the message names the file, row and column).
     """
-    path = _require_file(path, "cluster table")
-    with open(path, encoding="utf-8", newline="") as handle:
-        lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
-    reader = csv.DictReader(lines, skipinitialspace=True)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in TABLE_REQUIRED if c not in header]
-    if missing:
-        raise ValueError(
-            f"{path}: missing required column(s) {missing}; found {header} (required "
-            f"{list(TABLE_REQUIRED)}, optional {list(TABLE_OPTIONAL)})"
-        )
+    path, reader = _csv_reader(path, TABLE_REQUIRED, f"cluster table; required "
+                               f"{list(TABLE_REQUIRED)}, optional {list(TABLE_OPTIONAL)}")
     rows = []
     for number, raw in enumerate(reader, start=1):
         raw = {(k or "").strip(): (v.strip() if isinstance(v, str) else v) for k, v in raw.items()}

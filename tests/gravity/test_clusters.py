@@ -596,6 +596,10 @@ def test_table_and_file_errors_name_the_input(tmp_path):
                       "name,z_lens,z_source,theta_E_arcsec,ne0_cm3,rc_kpc,beta\nX,0.3,2,-5,0.01,100,0.7\n")  # fmt: skip # noqa: E501
     with pytest.raises(ValueError, match=r"cluster 'X': theta_E_arcsec"):
         cl.load_clusters(table=negative)
+    no_theta = _write(tmp_path / "t0.csv", "# comment\nname,z_lens,z_source\nX,0.3,2\n")
+    with pytest.raises(ValueError, match=r"t0\.csv: missing column\(s\) \['theta_E_arcsec'\] "
+                                         r"\(cluster table; required \['name'"):
+        cl.load_clusters(table=no_theta)
     nobar = _write(tmp_path / "t5.csv", "name,z_lens,z_source,theta_E_arcsec\nX,0.3,2,20\n")
     with pytest.raises(ValueError, match=r"cluster 'X': no baryon profile"):
         cl.load_clusters(table=nobar)
