@@ -18,7 +18,7 @@ free and where their bounds are. Methods:
     population is evaluated in one vmapped call per generation, then polished by L-BFGS.
 
 The JAX methods are built by :func:`make_solver` into a pure function
-``solve(u0, fixed, key) -> SolveOutput`` of one start, which :func:`solve_batch` vmaps over
+``solve(u0, fixed, key, data) -> SolveOutput`` of one start, which :func:`solve_batch` vmaps over
 starts (and :mod:`jaxfit.core.scan` over grid points x starts), chunked and sharded by
 :mod:`jaxfit.core.parallel`. A start that fails (non-finite objective, iteration limit)
 fails alone, with its own status; the batch carries on.
@@ -47,6 +47,7 @@ import pandas as pd
 import scipy.optimize
 from scipy.stats import qmc
 
+from jaxfit.core.objective import with_data
 from jaxfit.core.parallel import map_batched
 from jaxfit.core.params import ParamSpec
 
@@ -222,10 +223,10 @@ class FitResult:
 
 # ------------------------------------------------------------------------ solvers
 def objective_in_u(fun: Callable, spec: ParamSpec) -> Callable:
-    """``f(u, fixed)``: the objective as a function of unconstrained free parameters."""
+    """``f(u, fixed, data)``: ``fun(params, data)`` of the unconstrained free parameters."""
 
-    def f(u, fixed):
-        return fun(spec.unpack(spec.from_unconstrained(u), fixed))
+    def f(u, fixed, data):
+        return fun(spec.unpack(spec.from_unconstrained(u), fixed), data)
 
     return f
 
@@ -380,17 +381,18 @@ def _de(f_u, spec: ParamSpec, u0, key, opts: SolverOptions) -> SolveOutput:
 
 @functools.lru_cache(maxsize=64)
 def make_solver(fun: Callable, spec: ParamSpec, method: str, options: SolverOptions) -> Callable:
-    """Pure ``solve(u0, fixed, key) -> SolveOutput`` for one start of a JAX method.
+    """Pure ``solve(u0, fixed, key, data) -> SolveOutput`` for one start of a JAX method.
 
-    ``u0`` is the start in unconstrained space, ``fixed`` the frozen parameters' values,
-    ``key`` a PRNG key (used by DE only). The returned ``x`` is constrained. Cached on
-    (fun, spec, method, options); callers pass ``spec.skeleton()`` so repeated fits of one
-    objective compile once whatever their starting values.
+    ``fun(params, data)`` is the objective; ``u0`` is the start in unconstrained space,
+    ``fixed`` the frozen parameters' values, ``key`` a PRNG key (used by DE only), ``data``
+    the objective's data pytree. The returned ``x`` is constrained. Cached on (fun, spec,
+    method, options); callers pass ``spec.skeleton()`` so repeated fits of one objective
+    compile once whatever their starting values, frozen values and data.
     """
     f_u = objective_in_u(fun, spec)
 
-    def solve(u0, fixed, key):
-        f = lambda u: f_u(u, fixed)  # noqa: E731
+    def solve(u0, fixed, key, data):
+        f = lambda u: f_u(u, fixed, data)  # noqa: E731
         if method == "lbfgs":
             out = _lbfgs(f, u0, options)
         elif method == "adam":
@@ -411,6 +413,7 @@ def solve_batch(
     x0,
     fixed,
     *,
+    data=None,
     seed: int = 0,
     options: SolverOptions = SolverOptions(),
     chunk_size: int | None = None,
@@ -419,7 +422,12 @@ def solve_batch(
     description: str = "fits",
 ) -> SolveOutput:
     """Run a JAX method from every row of ``x0`` (B, n_free) with frozen values ``fixed``
-    (B, n_frozen); returns numpy :class:`SolveOutput` arrays with leading axis B."""
+    (B, n_frozen); returns numpy :class:`SolveOutput` arrays with leading axis B.
+
+    ``fun(params, data)`` with ``data`` shared by every start (``data=None``: ``fun(params)``);
+    the data travel to the devices once, as an argument of the compiled program.
+    """
+    fun, data = with_data(fun, data)
     x0 = np.atleast_2d(np.asarray(x0, dtype=np.float64))
     fixed = np.asarray(fixed, dtype=np.float64).reshape(len(x0), len(spec.frozen_names))
     if spec.n_free == 0:
@@ -427,6 +435,7 @@ def solve_batch(
         values = map_batched(
             _evaluate(fun, spec.skeleton()),
             fixed,
+            shared=data,
             chunk_size=chunk_size,
             devices=devices,
             progress=progress,
@@ -443,6 +452,7 @@ def solve_batch(
     out = map_batched(
         _with_key_data(solve),
         (u0, fixed, np.asarray(jax.random.key_data(keys))),
+        shared=data,
         chunk_size=chunk_size,
         devices=devices,
         progress=progress,
@@ -454,9 +464,9 @@ def solve_batch(
 @functools.lru_cache(maxsize=64)
 def _with_key_data(solve: Callable) -> Callable:
     # keys travel as raw uint32 data so they chunk and shard like any array
-    def item(args):
+    def item(args, data):
         u0, fixed, key_data = args
-        return solve(u0, fixed, jax.random.wrap_key_data(key_data))
+        return solve(u0, fixed, jax.random.wrap_key_data(key_data), data)
 
     return item
 
@@ -509,6 +519,7 @@ def minimize(
     fun: Callable,
     spec: ParamSpec,
     *,
+    data=None,
     method: str = "lbfgs",
     x0: Mapping[str, float] | None = None,
     n_starts: int = 1,
@@ -520,11 +531,14 @@ def minimize(
     progress: bool = True,
     **options,
 ) -> FitResult:
-    """Minimise ``fun(params) -> scalar`` over the free parameters of ``spec``.
+    """Minimise ``fun(params, data) -> scalar`` over the free parameters of ``spec``.
 
     Args:
-        fun: pure JAX objective of a ``{name: value}`` dict.
+        fun: pure JAX objective ``fun(params, data)`` of a ``{name: value}`` dict and the
+            data pytree; ``fun(params)`` when ``data`` is None.
         spec: parameters, bounds and frozen flags.
+        data: pytree of arrays given to ``fun`` as an argument of the compiled programs, so
+            the same fit on other data of the same shapes compiles nothing new.
         method: one of ``METHODS`` (module doc).
         x0: first start (default: the spec's defaults); validated against the bounds.
             Values given for frozen parameters set the values they are frozen at.
@@ -572,7 +586,7 @@ def minimize(
                 "method 'scipy-lbfgsb' runs one start on the host; use method='lbfgs' for "
                 "batched multi-start"
             )
-        out = _scipy_lbfgsb(fun, spec, x_starts[0], fixed, opts)
+        out = _scipy_lbfgsb(*with_data(fun, data), spec, x_starts[0], fixed, opts)
     else:
         out = solve_batch(
             fun,
@@ -580,6 +594,7 @@ def minimize(
             method,
             x_starts,
             np.broadcast_to(fixed, (len(x_starts), len(fixed))),
+            data=data,
             seed=seed,
             options=opts,
             chunk_size=chunk_size,
@@ -625,23 +640,26 @@ def _fit_result(spec, method, x_starts, out: SolveOutput, fixed, multi: bool) ->
 
 
 @functools.lru_cache(maxsize=64)
-def _value_and_grad(fun: Callable, skeleton: ParamSpec) -> Callable:
-    """Jitted ``(x, fixed) -> (f, grad f)``, compiled once per objective and spec structure."""
-    return jax.jit(jax.value_and_grad(lambda x, fixed: fun(skeleton.unpack(x, fixed))))
+def value_and_grad_x(fun: Callable, skeleton: ParamSpec) -> Callable:
+    """Jitted ``(x, fixed, data) -> (f, grad f)`` in the constrained free parameters ``x`` of
+    ``fun(params, data)``; compiled once per objective, spec structure and data shapes."""
+    return jax.jit(
+        jax.value_and_grad(lambda x, fixed, data: fun(skeleton.unpack(x, fixed), data))
+    )
 
 
 @functools.lru_cache(maxsize=64)
 def _evaluate(fun: Callable, skeleton: ParamSpec) -> Callable:
-    """``fixed -> f`` for a spec with nothing free (a grid scan without a fit)."""
-    return lambda fixed: fun(skeleton.unpack(jnp.zeros(0), fixed))
+    """``(fixed, data) -> f`` for a spec with nothing free (a grid scan without a fit)."""
+    return lambda fixed, data: fun(skeleton.unpack(jnp.zeros(0), fixed), data)
 
 
-def _scipy_lbfgsb(fun, spec: ParamSpec, x0, fixed, opts: SolverOptions) -> SolveOutput:
+def _scipy_lbfgsb(fun, data, spec: ParamSpec, x0, fixed, opts: SolverOptions) -> SolveOutput:
     """scipy L-BFGS-B on constrained parameters with one jitted value-and-grad per call."""
-    value_and_grad = _value_and_grad(fun, spec.skeleton())
+    value_and_grad = value_and_grad_x(fun, spec.skeleton())
 
     def scipy_fun(x):
-        f, g = value_and_grad(jnp.asarray(x), fixed)
+        f, g = value_and_grad(jnp.asarray(x), fixed, data)
         return float(f), np.asarray(g, dtype=np.float64)
 
     bounds = [

@@ -21,6 +21,7 @@ import pandas as pd
 from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 from numpyro.infer import MCMC, NUTS
 
+from jaxfit.core.objective import with_data
 from jaxfit.core.params import ParamSpec
 from jaxfit.core.uncertainty import check_kind
 
@@ -35,14 +36,16 @@ _MIN_SAMPLES = 4
 
 
 def potential_from_objective(
-    fun: Callable[[dict[str, jax.Array]], jax.Array], spec: ParamSpec, kind: str = "chi2"
+    fun: Callable, spec: ParamSpec, kind: str = "chi2", data=None
 ) -> Callable[[jax.Array], jax.Array]:
     """numpyro ``potential_fn``: negative log posterior over the free parameters' ``u``.
 
     Args:
-        fun: objective ``fun({name: value}) -> scalar``, pure JAX.
+        fun: objective ``fun(params, data) -> scalar`` (``fun(params)`` when ``data`` is
+            None), pure JAX.
         spec: the parameters; frozen ones take ``spec.fixed_vector()``.
         kind: ``"chi2"`` (``fun = -2 ln L + const``) or ``"nll"`` (``fun = -ln L + const``).
+        data: the objective's data pytree.
 
     Returns:
         ``potential_fn(u)`` with ``u`` a flat 1-D array, ordered like ``spec.free_names``;
@@ -53,9 +56,11 @@ def potential_from_objective(
     to_nll = 0.5 if kind == "chi2" else 1.0
     fixed = spec.fixed_vector()
 
+    fun, data = with_data(fun, data)
+
     def potential_fn(u):
         params = spec.unpack(spec.from_unconstrained(u), fixed)
-        return to_nll * fun(params) - spec.log_abs_det_jacobian(u)
+        return to_nll * fun(params, data) - spec.log_abs_det_jacobian(u)
 
     return potential_fn
 
@@ -161,6 +166,7 @@ def sample_nuts(
     fun: Callable[[dict[str, jax.Array]], jax.Array],
     spec: ParamSpec,
     *,
+    data=None,
     kind: str = "chi2",
     num_chains: int = 4,
     num_warmup: int = 500,
@@ -174,8 +180,10 @@ def sample_nuts(
     """Sample the posterior of the free parameters with NUTS (module doc for the density).
 
     Args:
-        fun: objective ``fun({name: value}) -> scalar``, pure JAX.
+        fun: objective ``fun(params, data) -> scalar`` (``fun(params)`` when ``data`` is
+            None), pure JAX.
         spec: the parameters; frozen ones stay at the spec's values.
+        data: the objective's data pytree.
         kind: ``"chi2"`` or ``"nll"``, as for :func:`potential_from_objective`.
         num_chains: independent chains.
         num_warmup: adaptation steps per chain (step size and diagonal mass matrix),
@@ -215,7 +223,7 @@ def sample_nuts(
     init_key, run_key = jax.random.split(jax.random.key(seed))
     u_init = _initial_u(spec, init, num_chains, init_key)
     kernel = NUTS(
-        potential_fn=potential_from_objective(fun, spec, kind),
+        potential_fn=potential_from_objective(fun, spec, kind, data),
         target_accept_prob=target_accept,
     )
     mcmc = MCMC(

@@ -278,6 +278,7 @@ def scan(
     spec: ParamSpec,
     grid: Mapping[str, np.ndarray],
     *,
+    data=None,
     profile: bool = True,
     method: str = "lbfgs",
     n_starts: int = 8,
@@ -292,7 +293,10 @@ def scan(
     """Profile likelihood (or grid scan) of ``fun`` over one or two parameters.
 
     Args:
-        fun: pure JAX objective (chi2) of a ``{name: value}`` dict.
+        fun: pure JAX objective (chi2) ``fun(params, data)`` of a ``{name: value}`` dict
+            and the data pytree (``fun(params)`` when ``data`` is None).
+        data: the objective's data, an argument of the compiled program: every grid
+            point, start and the global fit share one compilation per shape.
         spec: parameters; the scanned ones are frozen at each grid value, the other free
             ones are fitted (``profile=True``) or held at their defaults.
         grid: ``{name: increasing values}`` for 1 or 2 parameters (:func:`parse_grid`
@@ -333,6 +337,7 @@ def scan(
         method,
         np.tile(starts, (n_points, 1)),
         np.repeat(fixed, n_s, axis=0),
+        data=data,
         seed=seed,
         options=opts,
         chunk_size=chunk_size,
@@ -360,7 +365,7 @@ def scan(
             default = float(np.clip(spec[name].default, values[0], values[-1]))
             outer = outer.replace(name, lower=values[0], upper=values[-1], default=default,
                                   frozen=False)
-        fit = minimize(fun, outer, method="lbfgs", n_starts=n_starts, sampler=sampler,
+        fit = minimize(fun, outer, data=data, method="lbfgs", n_starts=n_starts, sampler=sampler,
                        seed=seed, devices=devices, progress=False, **options)
     return ScanResult(
         names=names,

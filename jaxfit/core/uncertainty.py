@@ -29,6 +29,8 @@ import jax
 import numpy as np
 import pandas as pd
 
+from jaxfit.core.objective import with_data
+from jaxfit.core.optimize import value_and_grad_x
 from jaxfit.core.params import ParamSpec
 from jaxfit.core.precision import require_float64
 
@@ -136,7 +138,68 @@ def _free_point(spec: ParamSpec, best: Mapping[str, float], what: str) -> dict[s
 def _compiled_hessian(fun, skeleton):
     # cached on the objective and the spec's structure: repeated error estimates of one
     # objective (fits from different starts, the CLI, benchmarks) compile once
-    return jax.jit(jax.hessian(lambda x, fixed: fun(skeleton.unpack(x, fixed))))
+    return jax.jit(jax.hessian(lambda x, fixed, data: fun(skeleton.unpack(x, fixed), data)))
+
+
+# Central differences of the gradient with step h_i = FD_STEP * scale_i and h_i / 2,
+# combined by Richardson extrapolation (error O(h^4)). Accepted when the two estimates agree
+# to FD_AGREEMENT relative to sqrt(H_ii H_jj); the extrapolated value is then good to far
+# better than that (about 1e-11 on the LCDM CMB+BAO fit, against jax.hessian).
+FD_STEP = 1e-3
+FD_AGREEMENT = 1e-4
+
+
+def _central_hessian(value_and_grad, x0: np.ndarray, fixed, data, scale: np.ndarray):
+    """Richardson-extrapolated central differences of a compiled gradient, and whether the
+    two step sizes agree (see FD_AGREEMENT); ``(H, ok)``."""
+    def differences(h):
+        columns = []
+        for i, step in enumerate(h):
+            e = np.zeros_like(x0)
+            e[i] = step
+            g_plus = np.asarray(value_and_grad(x0 + e, fixed, data)[1])
+            g_minus = np.asarray(value_and_grad(x0 - e, fixed, data)[1])
+            columns.append((g_plus - g_minus) / (2.0 * step))
+        return np.array(columns)
+
+    h = FD_STEP * scale
+    coarse, fine = differences(h), differences(h / 2.0)
+    hessian = (4.0 * fine - coarse) / 3.0
+    norm = np.sqrt(np.abs(np.outer(np.diag(hessian), np.diag(hessian))))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.abs(fine - coarse) / norm
+    ok = bool(np.all(np.isfinite(hessian)) and np.all(norm > 0) and np.max(gap) <= FD_AGREEMENT)
+    return hessian, ok
+
+
+def objective_hessian(fun, spec: ParamSpec, x0, *, data=None, method: str = "auto"):
+    """Hessian of ``fun(params, data)`` in the constrained free parameters at ``x0``.
+
+    ``method="auto"`` (default) takes Richardson-extrapolated central differences of the
+    jitted gradient (one small program, compiled once per objective and shared with
+    scipy-style fits) and falls back to the exact ``jax.hessian`` (a program 3x larger, so
+    3-4x the compile time) when the two step sizes disagree, e.g. at a kink of the model;
+    ``"exact"`` always uses ``jax.hessian``, ``"differences"`` never does.
+    """
+    fun, data = with_data(fun, data)
+    skeleton = spec.skeleton()
+    x0 = np.asarray(x0, dtype=np.float64)
+    fixed = spec.fixed_vector()
+    if method not in ("auto", "exact", "differences"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'differences'; got {method!r}")
+    if method != "exact":
+        width = spec.upper - spec.lower
+        # the parameter's own size, or a thousandth of its range for a value near zero
+        scale = np.maximum(np.abs(x0), np.where(np.isfinite(width), 1e-3 * width, 1.0))
+        # a step must not leave the bounds: the objective may not exist there
+        room = np.minimum(x0 - spec.lower, spec.upper - x0)
+        scale = np.where(FD_STEP * scale < room, scale, room / (2.0 * FD_STEP))
+        if np.all(scale > 0):
+            hessian, ok = _central_hessian(value_and_grad_x(fun, skeleton), x0, fixed, data,
+                                           scale)
+            if ok or method == "differences":
+                return hessian
+    return np.asarray(_compiled_hessian(fun, skeleton)(x0, fixed, data))
 
 
 def hessian_uncertainty(
@@ -144,19 +207,24 @@ def hessian_uncertainty(
     spec: ParamSpec,
     best: Mapping[str, float],
     *,
+    data=None,
     kind: str = "chi2",
     rel_tol: float = 1e-10,
+    hessian: str = "auto",
 ) -> Uncertainty:
     """Covariance of the free parameters from the Hessian of ``fun`` at ``best``.
 
     Args:
-        fun: objective ``fun({name: value}) -> scalar``, pure JAX; see ``kind``.
+        fun: objective ``fun(params, data) -> scalar`` (``fun(params)`` when ``data`` is
+            None), pure JAX; see ``kind``.
         spec: the parameters; frozen ones take the spec's values.
+        data: the objective's data pytree (an argument of the compiled gradient).
         best: ``{name: value}`` at the minimum, in the parameters' units; must hold every
             free parameter and may hold frozen ones (which must equal the spec's).
         kind: ``"chi2"`` (``fun = -2 ln L + const``) or ``"nll"`` (``fun = -ln L + const``).
         rel_tol: eigenvalues of the scaled Fisher matrix at or below ``rel_tol`` times the
             largest mark unconstrained directions (module doc).
+        hessian: ``"auto"``, ``"exact"`` or ``"differences"`` (:func:`objective_hessian`).
 
     Returns:
         An :class:`Uncertainty`.
@@ -172,8 +240,7 @@ def hessian_uncertainty(
     point = _free_point(spec, best, "best")
     names = spec.free_names
     x0 = require_float64(spec.pack(point), "hessian_uncertainty")
-    fixed = spec.fixed_vector()
-    hessian = np.asarray(_compiled_hessian(fun, spec.skeleton())(x0, fixed))
+    hessian = objective_hessian(fun, spec, x0, data=data, method=hessian)
     if hessian.shape != (len(names), len(names)):
         raise ValueError(
             f"the objective must return a scalar; its Hessian has shape {hessian.shape}"

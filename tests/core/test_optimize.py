@@ -17,6 +17,7 @@ from scipy.stats import qmc
 
 import jaxfit  # noqa: F401  (switches on float64)
 from jaxfit.core import optimize as opt
+from jaxfit.core.objective import NO_DATA, with_data
 from jaxfit.core.optimize import (
     METHODS,
     STATUS_MESSAGES,
@@ -39,6 +40,15 @@ ROSEN_SPEC = ParamSpec([Param("x", -1.2, -5.0, 5.0), Param("y", 1.0, -5.0, 5.0)]
 
 def bounded_quadratic(p):
     return (p["a"] - 3.0) ** 2 + (p["b"] + 0.5) ** 2
+
+
+def quadratic_of_data(p, data):
+    """(a - a0)^2 + (b - b0)^2 with the centre (a0, b0) = data["centre"]: an objective that
+    takes its data."""
+    return (p["a"] - data["centre"][0]) ** 2 + (p["b"] - data["centre"][1]) ** 2
+
+
+QUAD_OF_DATA = with_data(bounded_quadratic, None)[0]
 
 
 # the unconstrained optimum a = 3 lies outside [-1, 2]: the bounded optimum is a = 2 on
@@ -115,10 +125,10 @@ def test_each_method_reaches_analytic_optimum(problem, method):
 
 def test_objective_gradient_finite_on_bound():
     """grad_u f at u = to_unconstrained(point on a bound) is finite and equals the chain rule."""
-    f_u = opt.objective_in_u(bounded_quadratic, QUAD_SPEC)
+    f_u = opt.objective_in_u(QUAD_OF_DATA, QUAD_SPEC)
     u = QUAD_SPEC.to_unconstrained(jnp.array([2.0, 5.0]))  # a and b both on upper bounds
     fixed = QUAD_SPEC.fixed_vector()
-    value, grad = jax.value_and_grad(f_u)(u, fixed)
+    value, grad = jax.value_and_grad(f_u)(u, fixed, NO_DATA)
     grad = np.asarray(grad)
     assert np.all(np.isfinite(grad)) and math.isfinite(float(value))
     x = np.asarray(QUAD_SPEC.from_unconstrained(u))
@@ -265,12 +275,12 @@ def _assert_same_output(actual, expected, row=None):
 
 def test_lbfgs_solver_jit_and_batch_equal_eager():
     """One start: solve eagerly == jax.jit(solve) == the solve_batch row (jit of vmap)."""
-    solve = make_solver(bounded_quadratic, QUAD_SPEC, "lbfgs", SolverOptions())
+    solve = make_solver(QUAD_OF_DATA, QUAD_SPEC, "lbfgs", SolverOptions())
     x0 = np.array([0.5, 1.0])
     u0 = QUAD_SPEC.to_unconstrained(jnp.asarray(x0))
     fixed, key = QUAD_SPEC.fixed_vector(), jax.random.key(0)
-    eager = solve(u0, fixed, key)
-    _assert_same_output(jax.jit(solve)(u0, fixed, key), eager)
+    eager = solve(u0, fixed, key, NO_DATA)
+    _assert_same_output(jax.jit(solve)(u0, fixed, key, NO_DATA), eager)
     out = solve_batch(bounded_quadratic, QUAD_SPEC, "lbfgs", x0[None], np.zeros((1, 0)),
                       progress=False)
     assert out.x.shape == (1, 2) and out.fun.shape == (1,) and out.status.shape == (1,)
@@ -283,12 +293,12 @@ def test_lbfgs_solver_jit_and_batch_equal_eager():
     [("adam", SolverOptions(maxiter=300)), ("de", SolverOptions(maxiter=30, polish=False))],
 )
 def test_make_solver_jit_equals_eager(method, options):
-    solve = make_solver(bounded_quadratic, QUAD_SPEC, method, options)
+    solve = make_solver(QUAD_OF_DATA, QUAD_SPEC, method, options)
     u0 = QUAD_SPEC.to_unconstrained(jnp.array([0.5, 1.0]))
     fixed = QUAD_SPEC.fixed_vector()
     key = jax.random.key(3)
-    eager = solve(u0, fixed, key)
-    _assert_same_output(jax.jit(solve)(u0, fixed, key), eager)
+    eager = solve(u0, fixed, key, NO_DATA)
+    _assert_same_output(jax.jit(solve)(u0, fixed, key, NO_DATA), eager)
     # x comes back constrained, inside the bounds, and fun is the objective there
     x = np.asarray(eager.x)
     assert np.all(x >= QUAD_SPEC.lower) and np.all(x <= QUAD_SPEC.upper)
@@ -297,9 +307,9 @@ def test_make_solver_jit_equals_eager(method, options):
 
 def test_make_solver_cached_on_equal_inputs():
     spec_copy = ParamSpec(list(QUAD_SPEC.params))
-    a = make_solver(bounded_quadratic, QUAD_SPEC, "lbfgs", SolverOptions())
-    assert make_solver(bounded_quadratic, spec_copy, "lbfgs", SolverOptions()) is a
-    assert make_solver(bounded_quadratic, QUAD_SPEC, "lbfgs", SolverOptions(maxiter=7)) is not a
+    a = make_solver(QUAD_OF_DATA, QUAD_SPEC, "lbfgs", SolverOptions())
+    assert make_solver(QUAD_OF_DATA, spec_copy, "lbfgs", SolverOptions()) is a
+    assert make_solver(QUAD_OF_DATA, QUAD_SPEC, "lbfgs", SolverOptions(maxiter=7)) is not a
 
 
 # ------------------------------------------------------------------------ starts
