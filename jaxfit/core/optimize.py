@@ -5,8 +5,10 @@ physics fits, a chi2); a :class:`~jaxfit.core.params.ParamSpec` says which param
 free and where their bounds are. Methods:
 
 ``"lbfgs"``
-    optax L-BFGS with a zoom line search, in the unconstrained space of the spec (bounds
-    are enforced by the transform, so the optimiser never leaves them). Default.
+    L-BFGS with a backtracking line search (:mod:`jaxfit.core.lbfgs`: one objective
+    evaluation per loop step, so the objective is compiled once), in the unconstrained
+    space of the spec (bounds are enforced by the transform, so the optimiser never leaves
+    them). Default.
 ``"adam"``
     optax Adam with a cosine-decayed learning rate, also unconstrained; for rough or
     stochastic objectives where a line search is wasted.
@@ -47,6 +49,7 @@ import pandas as pd
 import scipy.optimize
 from scipy.stats import qmc
 
+from jaxfit.core.lbfgs import lbfgs
 from jaxfit.core.objective import with_data
 from jaxfit.core.parallel import map_batched
 from jaxfit.core.params import ParamSpec
@@ -82,10 +85,9 @@ class SolverOptions:
         gtol: gradient tolerance, relative to max(1, |f|).
         ftol: objective-change tolerance, relative to max(1, |f|).
         memory_size: L-BFGS history length.
-        linesearch_steps: most zoom line-search evaluations per L-BFGS iteration (optax's
-            default 20). Under ``vmap`` every iteration costs the largest count over the
-            batch, so a batch with a few badly scaled members (optima on bounds) runs
-            faster with fewer steps; a line search that runs out takes its best point.
+        linesearch_steps: most backtracking trials per L-BFGS iteration; a line search
+            that runs out takes its best point, or restarts along the gradient when no
+            trial lowered the objective (:mod:`jaxfit.core.lbfgs`).
         learning_rate: Adam's initial step in unconstrained units (cosine decay to 1e-4 of
             it at maxiter).
         popsize: DE population = popsize x number of free parameters (min 5).
@@ -276,21 +278,7 @@ def _iterate(step, state0, f_u, u0, opts: SolverOptions) -> SolveOutput:
 
 
 def _lbfgs(f_u, u0, opts: SolverOptions) -> SolveOutput:
-    linesearch = optax.scale_by_zoom_linesearch(
-        max_linesearch_steps=opts.linesearch_steps, initial_guess_strategy="one"
-    )
-    opt = optax.lbfgs(memory_size=opts.memory_size, linesearch=linesearch)
-    value_and_grad = optax.value_and_grad_from_state(f_u)
-
-    def step(u, state, f, g):
-        updates, state = opt.update(g, state, u, value=f, grad=g, value_fn=f_u)
-        u = optax.apply_updates(u, updates)
-        # the line search already evaluated the accepted point, which value_and_grad reuses
-        f, g = value_and_grad(u, state=state)
-        evals = optax.tree_utils.tree_get(state, "num_linesearch_steps")
-        return u, state, f, g, evals
-
-    return _iterate(step, opt.init(u0), f_u, u0, opts)
+    return SolveOutput(*lbfgs(f_u, u0, opts))
 
 
 def _adam(f_u, u0, opts: SolverOptions) -> SolveOutput:
