@@ -53,6 +53,7 @@ from jaxfit.core.lbfgs import lbfgs
 from jaxfit.core.objective import with_data
 from jaxfit.core.parallel import map_batched
 from jaxfit.core.params import ParamSpec
+from jaxfit.core.progress import status_line
 
 METHODS = ("lbfgs", "adam", "scipy-lbfgsb", "de")
 SAMPLERS = ("sobol", "uniform")
@@ -574,7 +575,8 @@ def minimize(
                 "method 'scipy-lbfgsb' runs one start on the host; use method='lbfgs' for "
                 "batched multi-start"
             )
-        out = _scipy_lbfgsb(*with_data(fun, data), spec, x_starts[0], fixed, opts)
+        with status_line("scipy L-BFGS-B fit", enabled=progress):
+            out = _scipy_lbfgsb(*with_data(fun, data), spec, x_starts[0], fixed, opts)
     else:
         out = solve_batch(
             fun,
@@ -588,7 +590,7 @@ def minimize(
             chunk_size=chunk_size,
             devices=devices,
             progress=progress,
-            description=f"{method} starts",
+            description=f"the {len(x_starts)}-start {method} fit",
         )
     return _fit_result(spec, method, x_starts, out, fixed, multi)
 

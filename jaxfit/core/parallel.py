@@ -33,7 +33,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxfit.core.progress import progress_bar
+from jaxfit.core.progress import progress_bar, status_line
 
 BATCH_AXIS = "batch"
 
@@ -197,17 +197,19 @@ def _signature(tree) -> tuple:
 _EXECUTABLES: dict = {}
 
 
-def _executable(fn: Callable, sharding: NamedSharding, part, shared=None):
+def _executable(fn: Callable, sharding: NamedSharding, part, shared=None,
+                description: str = "batch", progress: bool = True):
     """The program for one chunk, compiled ahead of time (cached on function, sharding and
     the shapes of the chunk and of ``shared``), so its memory needs are known before it
-    runs."""
+    runs. A compilation longer than a second shows a status line."""
     with_shared = shared is not None
     key = (fn, sharding, _signature(part), _signature(shared) if with_shared else None)
     if key not in _EXECUTABLES:
         if len(_EXECUTABLES) >= 256:
             _EXECUTABLES.pop(next(iter(_EXECUTABLES)))
         args = (part, shared) if with_shared else (part,)
-        _EXECUTABLES[key] = _jitted(fn, sharding, with_shared).lower(*args).compile()
+        with status_line(f"compiling {description}", enabled=progress):
+            _EXECUTABLES[key] = _jitted(fn, sharding, with_shared).lower(*args).compile()
     return _EXECUTABLES[key]
 
 
@@ -249,7 +251,8 @@ def map_batched(
             neither dies of out-of-memory on a GPU nor is cut small on a big one).
         devices: devices to shard over (default: all local devices).
         description: progress-bar label.
-        progress: show a bar when there is more than one chunk.
+        progress: a bar over the chunks when there is more than one, else a status line
+            with the elapsed time (after a second); a status line during compilation.
 
     Returns:
         The pytree of outputs with leading axis B, as numpy arrays.
@@ -263,7 +266,8 @@ def map_batched(
     if chunk_size is None:
         chunk_size = default_chunk()
     if chunk_size is None:
-        chunk = _memory_chunk(fn, batch, n, n_dev, sharding, mesh.devices.flat[0], shared)
+        chunk = _memory_chunk(fn, batch, n, n_dev, sharding, mesh.devices.flat[0], shared,
+                              description, progress)
     else:
         chunk = int(chunk_size)
         if chunk < 1:
@@ -289,14 +293,17 @@ def map_batched(
             window = slice(k * chunk, (k + 1) * chunk)
             part = jax.tree_util.tree_map(lambda leaf, w=window: leaf[w], batch)
             part = jax.device_put(part, sharding)
-            program = _executable(fn, sharding, part, shared)
-            result = program(part) if shared is None else program(part, shared)
-            outputs.append(jax.tree_util.tree_map(np.asarray, result))
+            program = _executable(fn, sharding, part, shared, description, progress)
+            # one chunk has no bar to advance: a status line says the work goes on
+            with status_line(f"running {description}", enabled=progress and n_chunks == 1):
+                result = program(part) if shared is None else program(part, shared)
+                outputs.append(jax.tree_util.tree_map(np.asarray, result))
             advance(1)
     return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0)[:n], *outputs)
 
 
-def _memory_chunk(fn, batch, n: int, n_dev: int, sharding, device, shared=None) -> int:
+def _memory_chunk(fn, batch, n: int, n_dev: int, sharding, device, shared=None,
+                  description: str = "batch", progress: bool = True) -> int:
     """Items per chunk for ``chunk_size=None`` (see :func:`map_batched`)."""
     full = math.ceil(n / n_dev) * n_dev
     sample = jax.tree_util.tree_map(
@@ -308,7 +315,7 @@ def _memory_chunk(fn, batch, n: int, n_dev: int, sharding, device, shared=None) 
             lambda leaf: jax.ShapeDtypeStruct(np.shape(leaf), _dtype(leaf),
                                               sharding=replicated),
             shared)
-    need = _program_bytes(_executable(fn, sharding, sample, shared))
+    need = _program_bytes(_executable(fn, sharding, sample, shared, description, progress))
     free = free_memory_bytes(device)
     budget = None if free is None else MEMORY_FRACTION * free
     if device.platform == "cpu":

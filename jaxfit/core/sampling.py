@@ -23,6 +23,7 @@ from numpyro.infer import MCMC, NUTS
 
 from jaxfit.core.objective import with_data
 from jaxfit.core.params import ParamSpec
+from jaxfit.core.progress import status_line
 from jaxfit.core.uncertainty import check_kind
 
 CHAIN_METHODS = ("vectorized", "parallel", "sequential")
@@ -193,8 +194,8 @@ def sample_nuts(
         init: ``{name: value}`` start (e.g. a best fit); missing free parameters start at
             their defaults. Every chain starts at its own ``N(0, 0.1)`` jitter around it in
             ``u``, so chains start apart.
-        progress: show numpyro's progress bar (numpyro decides how it shows vectorized
-            chains).
+        progress: a status line with the elapsed time while compiling and sampling
+            (numpyro's own tqdm bar is always off: one progress library).
         chain_method: ``"vectorized"`` (all chains in one program; works on one CPU device),
             ``"parallel"`` (one chain per device; numpyro falls back to sequential with a
             warning when there are fewer devices than chains) or ``"sequential"``.
@@ -232,14 +233,17 @@ def sample_nuts(
         num_samples=num_samples,
         num_chains=num_chains,
         chain_method=chain_method,
-        progress_bar=progress,
+        progress_bar=False,  # numpyro's own tqdm bar; jaxfit reports through rich
     )
     # numpyro wants a leading chain axis on init_params only when there are several chains
-    mcmc.run(
-        run_key,
-        init_params=u_init if num_chains > 1 else u_init[0],
-        extra_fields=("diverging",),
-    )
+    text = (f"NUTS: {num_chains} chain(s) x {num_warmup} warmup + {num_samples} draws "
+            "(compiling, then sampling)")
+    with status_line(text, enabled=progress):
+        mcmc.run(
+            run_key,
+            init_params=u_init if num_chains > 1 else u_init[0],
+            extra_fields=("diverging",),
+        )
     u = mcmc.get_samples(group_by_chain=True)
     x = np.asarray(spec.from_unconstrained(u))
     samples = {name: x[..., i] for i, name in enumerate(spec.free_names)}

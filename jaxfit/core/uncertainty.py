@@ -33,6 +33,7 @@ from jaxfit.core.objective import with_data
 from jaxfit.core.optimize import value_and_grad_x
 from jaxfit.core.params import ParamSpec
 from jaxfit.core.precision import require_float64
+from jaxfit.core.progress import status_line
 
 KINDS = ("chi2", "nll")
 
@@ -240,7 +241,8 @@ def hessian_uncertainty(
     point = _free_point(spec, best, "best")
     names = spec.free_names
     x0 = require_float64(spec.pack(point), "hessian_uncertainty")
-    hessian = objective_hessian(fun, spec, x0, data=data, method=hessian)
+    with status_line(f"Hessian of the objective in {len(names)} parameters"):
+        hessian = objective_hessian(fun, spec, x0, data=data, method=hessian)
     if hessian.shape != (len(names), len(names)):
         raise ValueError(
             f"the objective must return a scalar; its Hessian has shape {hessian.shape}"
