@@ -50,42 +50,42 @@ def line_model(p, x, c0=0.0):
     return p["A"] * jnp.exp(-0.5 * ((x - p["mu"]) / p["s"]) ** 2) + c0 + p["c1"] * x
 
 
-def make_chi2(x, y):
+def line_data(x, y) -> dict:
+    """The toy data as the objective's data pytree: positions, values and their errors."""
+    return {"x": jnp.asarray(x), "y": jnp.asarray(y), "sigma": jnp.full(np.shape(x), NOISE)}
+
+
+def chi2(p, data):
     """chi2(A, mu, s, c1) with the continuum offset c0 profiled analytically."""
-    sigma = jnp.full(x.shape, NOISE)
-
-    def chi2(p):
-        _, value = profile_offset(line_model(p, x), y, sigma=sigma)
-        return value
-
-    return chi2
+    _, value = profile_offset(line_model(p, data["x"]), data["y"], sigma=data["sigma"])
+    return value
 
 
 def run(outdir: Path, quiet: bool = False) -> dict:
     """Fit, errors, profiles and a short NUTS run; writes files into ``outdir/core``."""
     out = Path(outdir) / "core"
     x, y = toy_data()
-    chi2 = make_chi2(x, y)
+    data = line_data(x, y)
     timings = {}
 
     t0 = time.perf_counter()
-    fit = minimize(chi2, SPEC, n_starts=32, progress=not quiet)
+    fit = minimize(chi2, SPEC, data=data, n_starts=32, progress=not quiet)
     timings["multistart_fit_s"] = time.perf_counter() - t0
-    c0_hat, _ = profile_offset(line_model(fit.x, x), y, sigma=jnp.full(x.shape, NOISE))
-    errors = hessian_uncertainty(chi2, SPEC, fit.x)
+    c0_hat, _ = profile_offset(line_model(fit.x, x), y, sigma=data["sigma"])
+    errors = hessian_uncertainty(chi2, SPEC, fit.x, data=data)
 
     t0 = time.perf_counter()
     mu_grid = np.linspace(-0.2, 1.0, 41)
-    profile = scan(chi2, SPEC, {"mu": mu_grid}, n_starts=8, progress=not quiet)
+    profile = scan(chi2, SPEC, {"mu": mu_grid}, data=data, n_starts=8, progress=not quiet)
     contour = scan(
         chi2, SPEC, {"mu": np.linspace(-0.2, 1.0, 25), "s": np.linspace(0.25, 1.1, 25)},
-        n_starts=4, progress=not quiet,
+        data=data, n_starts=4, progress=not quiet,
     )
     timings["profiles_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    posterior = sample_nuts(chi2, SPEC, num_chains=2, num_warmup=300, num_samples=500,
-                            init=fit.x, seed=1, progress=False)
+    posterior = sample_nuts(chi2, SPEC, data=data, num_chains=2, num_warmup=300,
+                            num_samples=500, init=fit.x, seed=1, progress=not quiet)
     timings["nuts_s"] = time.perf_counter() - t0
 
     provenance = run_record(seeds={"data": SEED, "starts": 0, "nuts": 1}, timings=timings)

@@ -27,6 +27,8 @@ from __future__ import annotations
 import functools
 import math
 import os
+import sys
+import time
 from collections.abc import Callable
 
 import jax
@@ -209,7 +211,16 @@ def _executable(fn: Callable, sharding: NamedSharding, part, shared=None,
             _EXECUTABLES.pop(next(iter(_EXECUTABLES)))
         args = (part, shared) if with_shared else (part,)
         with status_line(f"compiling {description}", enabled=progress):
-            _EXECUTABLES[key] = _jitted(fn, sharding, with_shared).lower(*args).compile()
+            t0 = time.perf_counter()
+            lowered = _jitted(fn, sharding, with_shared).lower(*args)
+            t1 = time.perf_counter()
+            _EXECUTABLES[key] = lowered.compile()
+        if os.environ.get("JAXFIT_COMPILE_PROFILE"):
+            # the benchmark of first calls (benchmarks/bench_startup.py) reads these lines
+            lines = lowered.as_text().count("\n")
+            print(f"[compile-profile] {description}: trace+lower {t1 - t0:.2f} s, compile "
+                  f"{time.perf_counter() - t1:.2f} s, {lines} StableHLO lines",
+                  file=sys.stderr)
     return _EXECUTABLES[key]
 
 
