@@ -435,12 +435,19 @@ def solve_batch(
         return SolveOutput(
             x0, values, np.zeros(len(x0)), zeros, np.where(finite, 0, 3), zeros + 1
         )
-    u0 = np.clip(np.asarray(jax.vmap(spec.to_unconstrained)(x0)), -U_START_MAX, U_START_MAX)
-    keys = jax.random.split(jax.random.key(seed), len(x0))
-    solve = make_solver(fun, spec.skeleton(), method, options)
+    if method == "de":
+        key_data = np.asarray(jax.random.key_data(jax.random.split(jax.random.key(seed),
+                                                                   len(x0))))
+    else:
+        # only DE draws random numbers; the others get a placeholder of the same shape, so
+        # a fit starts no extra random-number programs
+        shape = jax.eval_shape(lambda: jax.random.key_data(jax.random.key(0))).shape
+        key_data = np.zeros((len(x0), *shape), np.uint32)
+    skeleton = spec.skeleton()
+    solve = make_solver(fun, skeleton, method, options)
     out = map_batched(
-        _with_key_data(solve),
-        (u0, fixed, np.asarray(jax.random.key_data(keys))),
+        _start_item(solve, skeleton),
+        (x0, fixed, key_data),
         shared=data,
         chunk_size=chunk_size,
         devices=devices,
@@ -451,10 +458,13 @@ def solve_batch(
 
 
 @functools.lru_cache(maxsize=64)
-def _with_key_data(solve: Callable) -> Callable:
-    # keys travel as raw uint32 data so they chunk and shard like any array
+def _start_item(solve: Callable, skeleton: ParamSpec) -> Callable:
+    """One batch item ``((x0, fixed, key data), data) -> SolveOutput``: the start is mapped
+    to unconstrained space inside the compiled program (no eager operations before the fit),
+    and keys travel as raw uint32 data so they chunk and shard like any array."""
     def item(args, data):
-        u0, fixed, key_data = args
+        x0, fixed, key_data = args
+        u0 = jnp.clip(skeleton.to_unconstrained(x0), -U_START_MAX, U_START_MAX)
         return solve(u0, fixed, jax.random.wrap_key_data(key_data), data)
 
     return item
