@@ -2,7 +2,8 @@
 
 jaxfit evaluates the chi2 of N parameter points (N = 10^6 full, 2000 small; H0 and Om0
 drawn uniformly around the Planck values) as one vmapped program, chunked (from free
-memory) through core.parallel. The reference is the research approach: a
+memory) through core.parallel, with the data passed once as a shared argument
+(``chi2(params, data)``). The reference is the research approach: a
 numpy/scipy.integrate.quad implementation of the same chi2 (flat LCDM, photons + massless
 neutrinos, Hu-Sugiyama z*, r_s(z*) by quad, Aubourg r_d, BAO D_M/D_H/D_V over r_d) called
 point by point; it is timed on a subset and scaled linearly, and its chi2 values are
@@ -21,8 +22,9 @@ from scipy import integrate
 from benchmarks.common import row, time_first_and_warm, wall
 from jaxfit.core.parallel import map_batched
 from jaxfit.cosmo.data import load_bao, load_cmb_priors
-from jaxfit.cosmo.fit import make_objective, optimize_parameters
+from jaxfit.cosmo.fit import optimize_parameters
 from jaxfit.cosmo.model import C_KM_S, get_model, omega_gamma_h2
+from jaxfit.cosmo.objective import as_data, chi2
 from jaxfit.cosmo.store import OptimizedParameterStore
 
 NU = 7.0 / 8.0 * (4.0 / 11.0) ** (4.0 / 3.0)
@@ -70,14 +72,14 @@ def run(size: str = "full") -> list[dict]:
     n = 1_000_000 if size == "full" else 2000
     n_ref = 20 if size == "full" else 5
     cmb, bao = load_cmb_priors(), load_bao("desi_dr2")
-    chi2 = make_objective("lcdm", {"cmb": cmb, "bao": bao})
+    data = as_data("lcdm", {"cmb:planck2018": cmb, "bao:desi_dr2": bao})
     base = dict(get_model("lcdm").spec.defaults)
     rng = np.random.default_rng(0)
     batch = {k: np.full(n, v) for k, v in base.items()}
     batch["H0"] = rng.uniform(64.0, 72.0, n)
     batch["Om0"] = rng.uniform(0.27, 0.35, n)
     values, timings = time_first_and_warm(
-        lambda: map_batched(chi2, batch, progress=False), repeats=2
+        lambda: map_batched(chi2, batch, shared=data, progress=False), repeats=2
     )
     points = [{k: float(v[i]) for k, v in batch.items()} for i in range(n_ref)]
     reference = []

@@ -180,19 +180,20 @@ def report(out: Path = typer.Option(Path("jaxfit-results/cosmo-report"), "--out"
     say(f"wrote {write_report(_store(store), out)}")
 
 
-def _checked_objective(model, datasets, store):
+def _checked_data(model, datasets, store):
     try:
-        return _objective(model, datasets, store)
+        return _data(model, datasets, store)
     except (KeyError, ValueError, FileNotFoundError) as err:
         raise typer.BadParameter(_message(err)) from None
 
 
-def _objective(model, datasets, store):
-    from jaxfit.cosmo.fit import cached_objective
+def _data(model, datasets, store):
+    """The data of ``chi2(params, data)`` and the model's spec at the stored defaults."""
     from jaxfit.cosmo.model import get_model
+    from jaxfit.cosmo.objective import cosmo_data
 
     spec = get_model(model).spec.with_defaults(_store(store).get_model_defaults(model))
-    return cached_objective(model, datasets)[1], spec
+    return cosmo_data(model, datasets), spec
 
 
 @cosmo_app.command("profile")
@@ -208,8 +209,9 @@ def profile(
     """Profile likelihood over one or two parameters (default: the Om0-H0 contour)."""
     from jaxfit.core.provenance import run_record
     from jaxfit.core.scan import parse_grid, scan
+    from jaxfit.cosmo.objective import chi2
 
-    chi2, spec = _checked_objective(model, datasets, store)
+    data, spec = _checked_data(model, datasets, store)
     grid = {}
     for axis in (x, y):
         if axis:
@@ -220,7 +222,7 @@ def profile(
                 raise typer.BadParameter(str(err), param_hint="--x/--y") from None
     free = [n for n in spec.free_names] + [n for n in grid if n not in spec.free_names]
     try:
-        result = scan(chi2, spec.free_only(free), grid, n_starts=n_starts)
+        result = scan(chi2, spec.free_only(free), grid, data=data, n_starts=n_starts)
     except (KeyError, ValueError) as err:
         raise typer.BadParameter(_message(err), param_hint="--x/--y") from None
     paths = result.save(out, f"{model}_profile", run_record(model=model, datasets=datasets))
@@ -244,10 +246,11 @@ def sample(
     from jaxfit.core.io import write_csv
     from jaxfit.core.provenance import run_record
     from jaxfit.core.sampling import sample_nuts
+    from jaxfit.cosmo.objective import chi2
 
-    chi2, spec = _checked_objective(model, datasets, store)
+    data, spec = _checked_data(model, datasets, store)
     try:
-        result = sample_nuts(chi2, spec, num_chains=chains, num_warmup=warmup,
+        result = sample_nuts(chi2, spec, data=data, num_chains=chains, num_warmup=warmup,
                              num_samples=samples, seed=seed, init=dict(spec.defaults))
     except ValueError as err:
         raise typer.BadParameter(_message(err)) from None

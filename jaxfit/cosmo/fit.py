@@ -1,10 +1,17 @@
 """Objectives and the optimisation system of the cosmo domain (seed 004's design).
 
-:func:`make_objective` turns a model and loaded data sets into one pure JAX chi2 of a
-parameter dict; :func:`optimize_parameters` fits chosen parameters with
+The objective is one module-level pure function, :func:`jaxfit.cosmo.objective.chi2`
+``(params, data)``, with the loaded data sets passed as an argument (a
+:class:`~jaxfit.cosmo.objective.CosmoData` pytree from :func:`cosmo_data`). Every compiled
+program (solver, Hessian, breakdown) therefore depends only on the shapes of the data: a
+repeated fit, a fit with another covariance scaling or another frozen value compiles
+nothing new, and no cache of objectives is kept.
+
+:func:`optimize_parameters` fits chosen parameters with
 :func:`jaxfit.core.optimize.minimize`, attaches Hessian errors (naming the directions the
 data leave unconstrained), and stores the best fit as the model's new defaults unless it is
-a dry run or the fit failed.
+a dry run or the fit failed. :func:`make_objective` and :func:`make_parts` give the same
+chi2 as functions of the parameters alone (closures over the data), for batch evaluation.
 
 Injection rule: every fit starts from ``store.get_model_defaults(model)``, never from
 literals; the model registry's values are only the store's built-ins.
@@ -13,39 +20,52 @@ literals; the model registry's values are only the store's built-ins.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from jaxfit.core.optimize import minimize
 from jaxfit.core.provenance import package_versions, run_record
 from jaxfit.core.uncertainty import hessian_uncertainty
-from jaxfit.cosmo.data import (
-    BAOData,
-    CMBPriors,
-    SNData,
-    bao_chi2,
-    bao_model_vector,
-    cmb_chi2,
-    load_datasets,
-    parse_datasets,
-    sn_chi2,
-    sn_mu_model,
-)
-from jaxfit.cosmo.model import (
-    cmb_observables,
-    get_model,
-    hubble_distance,
-    r_drag,
-    transverse_comoving_distance,
+from jaxfit.cosmo.data import load_datasets, parse_datasets
+from jaxfit.cosmo.model import get_model
+from jaxfit.cosmo.objective import (
+    BAOLikelihood,
+    CMBLikelihood,
+    CosmoData,
+    as_data,
+    bao_part,
+    chi2,
+    chi2_breakdown,
+    chi2_parts,
+    chi2_parts_jit,
+    cmb_part,
+    cosmo_data,
+    sn_part,
 )
 from jaxfit.cosmo.store import OptimizedParameterStore
+
+__all__ = [
+    "DEFAULT_OPTIMIZE",
+    "CosmoData",
+    "OptimizationResult",
+    "as_data",
+    "cached_objective",
+    "chi2",
+    "chi2_breakdown",
+    "chi2_parts",
+    "chi2_parts_jit",
+    "cosmo_data",
+    "load_config",
+    "make_objective",
+    "make_parts",
+    "optimize_parameters",
+    "regression",
+]
 
 # the seed's default optimisation lists
 DEFAULT_OPTIMIZE = {
@@ -57,44 +77,36 @@ BOUND_FRACTION = 1e-6
 
 
 def make_objective(model: str, datasets: Mapping, rd_method: str = "aubourg") -> Callable:
-    """chi2(p) summed over ``datasets`` (``{"kind:name": CMBPriors | BAOData | SNData}``)."""
-    parts = make_parts(model, datasets, rd_method)
+    """``chi2(p)`` summed over ``datasets`` (``{key: CMBPriors | BAOData | SNData}``).
 
-    def chi2(p):
-        return sum(part(p) for part in parts.values())
+    A closure over the data: :func:`jaxfit.cosmo.objective.chi2` ``(p, data)`` with the data
+    of :func:`~jaxfit.cosmo.objective.as_data` fixed, for batch evaluation
+    (:func:`jaxfit.core.parallel.map_batched`) or plain ``jax.jit``/``jax.grad``. For fits
+    pass ``chi2`` and ``data`` to the core instead (``minimize(chi2, spec, data=data)``):
+    a closure bakes its data into every program compiled from it, so each new closure
+    compiles again.
+    """
+    data = as_data(model, datasets, rd_method)
 
-    return chi2
+    def chi2_of_params(p):
+        return chi2(p, data)
+
+    return chi2_of_params
 
 
 def make_parts(model: str, datasets: Mapping, rd_method: str = "aubourg") -> dict:
-    """``{"kind:name": chi2_part(p)}``: one pure JAX chi2 per data set."""
-    get_model(model)
-    parts = {}
-    for key, data in datasets.items():
-        if isinstance(data, CMBPriors):
-            parts[key] = lambda p, d=data: cmb_chi2(cmb_observables(p, model), d)
-        elif isinstance(data, BAOData):
-            parts[key] = lambda p, d=data: _bao_part(p, d, model, rd_method)
-        elif isinstance(data, SNData):
-            parts[key] = lambda p, d=data: sn_chi2(
-                sn_mu_model(transverse_comoving_distance(d.z, p, model), d.zhel), d
-            )
-        else:
-            raise TypeError(f"data set {key!r}: unsupported type {type(data).__name__}")
-    return parts
+    """``{key: chi2_part(p)}``: one pure JAX chi2 per data set (closures over the data, as
+    :func:`make_objective`)."""
+    data = as_data(model, datasets, rd_method)
 
+    def part(d):
+        if isinstance(d, CMBLikelihood):
+            return lambda p: cmb_part(p, d, data.model)
+        if isinstance(d, BAOLikelihood):
+            return lambda p: bao_part(p, d, data.model, data.rd_method)
+        return lambda p: sn_part(p, d, data.model)
 
-def _bao_part(p, bao: BAOData, model: str, rd_method: str):
-    z = np.asarray(bao.z)
-    vector = bao_model_vector(
-        bao.quantity,
-        z,
-        transverse_comoving_distance(z, p, model),
-        hubble_distance(z, p, model),
-        rd=r_drag(p, model, rd_method),
-        rd_fid=bao.rd_fid,
-    )
-    return bao_chi2(vector, bao)
+    return {key: part(d) for key, d in data.sets.items()}
 
 
 @dataclasses.dataclass
@@ -175,17 +187,19 @@ def optimize_parameters(
     for name, (lower, upper) in (bounds or {}).items():
         spec = spec.replace(name, lower=float(lower), upper=float(upper))
 
-    loaded, chi2, parts = cached_objective(model, datasets, data_dir, cov_scale, rd_method)
-    chi2_start = float(sum(parts(spec.unpack(spec.pack())).values()))
+    # the data are an argument of every compiled program below (solver, Hessian,
+    # breakdown): another cov_scale, frozen value or repeat of this fit compiles nothing new
+    data = cosmo_data(model, datasets, data_dir, cov_scale, rd_method)
+    chi2_start = sum(chi2_breakdown(spec.unpack(spec.pack()), data).values())
     if not np.isfinite(chi2_start):
         raise ValueError(f"chi2 at the starting values is not finite ({chi2_start}): {start}")
 
     t0 = time.perf_counter()
     options = {} if gtol is None else {"gtol": float(gtol)}
-    fit = minimize(chi2, spec, method=method, n_starts=n_starts, seed=seed, progress=progress,
-                   **options)
+    fit = minimize(chi2, spec, data=data, method=method, n_starts=n_starts, seed=seed,
+                   progress=progress, **options)
     elapsed = time.perf_counter() - t0
-    errors = hessian_uncertainty(chi2, spec, fit.x)
+    errors = hessian_uncertainty(chi2, spec, fit.x, data=data)
     reached = [
         n
         for n, lo, hi in zip(spec.free_names, spec.lower, spec.upper, strict=True)
@@ -201,14 +215,14 @@ def optimize_parameters(
     }
     status = "success" if fit.success else "failed"
     # the kinds ("cmb", "cmb+bao") name the source as the seed does; full names under datasets
-    source = "+".join(dict.fromkeys(k.split(":")[0] for k in loaded))
+    source = "+".join(dict.fromkeys(k.split(":")[0] for k in data.keys))
     metadata = {
         "source_dataset": source,
-        "datasets": list(loaded),
+        "datasets": data.keys,
         "optimized_params": free,
         "final_chi2": fit.fun,
         "chi2_improvement": chi2_start - fit.fun,
-        "chi2_parts": {k: float(v) for k, v in parts(fit.x).items()},
+        "chi2_parts": chi2_breakdown(fit.x, data),
         "convergence_status": status,
         "convergence_message": fit.message,
         "optimizer_info": optimizer_info,
@@ -247,23 +261,16 @@ def optimize_parameters(
 
 
 def cached_objective(model, datasets, data_dir=None, cov_scale=1.0, rd_method="aubourg"):
-    """Loaded data, chi2 and the jitted per-data-set breakdown ``p -> {key: chi2}``.
+    """Loaded data, ``chi2(p)`` and the per-data-set breakdown ``p -> {key: chi2}``.
 
-    Cached, so a repeated fit reuses its compiled solver, Hessian and breakdown.
+    Kept for compatibility; nothing is cached any more (loading is cheap, and compiled
+    programs are reused because the data are an argument of them). Prefer
+    :func:`cosmo_data` with :func:`chi2` and :func:`chi2_breakdown`.
     """
-    # normalised ("cmb" and "cmb:planck2018" are one key), so equal selections share a
-    # compiled solver
-    datasets = ",".join(f"{kind}:{name}" for kind, name in parse_datasets(datasets))
-    data_dir = None if data_dir is None else str(Path(data_dir).resolve())
-    return _cached_objective(model, datasets, data_dir, float(cov_scale), rd_method)
-
-
-@functools.lru_cache(maxsize=16)
-def _cached_objective(model, datasets, data_dir, cov_scale, rd_method):
-    loaded = load_datasets(datasets, data_dir=data_dir, cov_scale=cov_scale)
-    parts = make_parts(model, loaded, rd_method)
-    breakdown = jax.jit(lambda p: {key: part(p) for key, part in parts.items()})
-    return loaded, make_objective(model, loaded, rd_method), breakdown
+    selection = ",".join(f"{kind}:{name}" for kind, name in parse_datasets(datasets))
+    loaded = load_datasets(selection, data_dir=data_dir, cov_scale=cov_scale)
+    data = as_data(model, loaded, rd_method)
+    return loaded, (lambda p: chi2(p, data)), (lambda p: chi2_parts_jit(p, data))
 
 
 # ------------------------------------------------------------------------- config files
@@ -356,10 +363,10 @@ def regression(store: OptimizedParameterStore, quick: bool = True, rtol: float =
         skipped = list(meta.get("unconstrained", []))
         diffs = {}
         if quick:
-            _, _, parts = cached_objective(model, datasets, meta.get("data_dir"),
-                                           meta.get("covariance_scaling", 1.0),
-                                           meta.get("rd_method", "aubourg"))
-            chi2_new = float(sum(parts(stored).values()))
+            data = cosmo_data(model, datasets, meta.get("data_dir"),
+                              meta.get("covariance_scaling", 1.0),
+                              meta.get("rd_method", "aubourg"))
+            chi2_new = sum(chi2_breakdown(stored, data).values())
             converged = True
         else:
             with tempfile.TemporaryDirectory(prefix="jaxfit-regression-") as tmp:

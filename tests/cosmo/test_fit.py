@@ -343,7 +343,7 @@ def _failing_minimize(fun, spec, **kwargs):
     x = {k: float(v) for k, v in spec.unpack(spec.pack()).items()}
     return FitResult(
         x=x,
-        fun=float(fun(x)),
+        fun=float(fun(x, kwargs["data"])),
         success=False,
         status=2,
         message=STATUS_MESSAGES[2],

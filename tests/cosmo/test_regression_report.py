@@ -71,9 +71,9 @@ def _fit(folder) -> dict:
     override of a parameter it does not optimise (Neff = 3.2, as a config's
     parameter_overrides gives it) on a copy, and its regression rows; all in one process.
 
-    ``datasets="cmb:planck2018"`` is what ``"cmb"`` expands to (the metadata is the same);
-    spelled out, it shares :func:`cached_objective`'s entry with the regression re-fits, and
-    all three fits have the same free parameters, so one compiled solver serves them all.
+    ``datasets="cmb:planck2018"`` is what ``"cmb"`` expands to (the metadata is the same).
+    All fits have the same free parameters and data shapes (the data are an argument of the
+    compiled programs), so one compiled solver serves them all.
     """
     store = OptimizedParameterStore(folder / "store")
     result = optimize_parameters("lcdm", "cmb:planck2018", LCDM_FIT, store=store, n_starts=4,
@@ -449,7 +449,7 @@ def _minimize_at_the_start(fun, spec, **kwargs):
     """Stands in for core.optimize.minimize: a "converged" fit at the starting point (the
     data_dir test is about what regression() reloads, not about the optimiser)."""
     x = {k: float(v) for k, v in spec.unpack(spec.pack()).items()}
-    return FitResult(x=x, fun=float(fun(x)), success=True, status=0,
+    return FitResult(x=x, fun=float(fun(x, kwargs["data"])), success=True, status=0,
                      message=STATUS_MESSAGES[0], n_iter=0, n_fev=1, method="lbfgs",
                      grad_norm=0.0, free_names=tuple(spec.free_names),
                      x_free=np.asarray(spec.pack()))

@@ -1,0 +1,290 @@
+"""The cosmo chi2 as one pure function of the parameters and the data: ``chi2(params, data)``.
+
+Why this shape: jaxfit's optimisers, scans, Hessians and samplers pass ``data`` to their
+compiled programs as an *argument* (:mod:`jaxfit.core.objective`), so a compiled fit depends
+only on the shapes of the data, never on their values. Refitting with another covariance
+scaling, another frozen value (Neff = 3.2 instead of 3.046), another copy of the same data
+set, or simply repeating a fit from Python compiles nothing new, and no cache is needed to
+avoid recompiling.
+
+The data are a :class:`CosmoData` pytree:
+
+- **leaves** (arrays, the values that may change without recompiling): redshifts, measured
+  values, lower Cholesky factors of the covariances, the BAO fiducial sound horizon;
+- **static fields** (part of the compiled program's identity; they choose *which* physics
+  runs): the model name (``"lcdm"``, ``"pbuf"``), the r_d method (``"aubourg"``, ``"eh98"``),
+  the cobaya quantity name of every BAO entry, and the data-set keys (``"cmb:planck2018"``,
+  ``"bao:desi_dr2"``, ...), which say which kinds of data are present.
+
+Build the data with :func:`cosmo_data` (parse and load a selection such as ``"cmb,bao"``) or
+:func:`as_data` (from containers already loaded with :mod:`jaxfit.cosmo.data`), then::
+
+    data = cosmo_data("lcdm", "cmb,bao")
+    minimize(chi2, spec, data=data)          # jaxfit.core.optimize
+    chi2_breakdown(fit.x, data)              # {"cmb:planck2018": ..., "bao:desi_dr2": ...}
+
+Units: as in :mod:`jaxfit.cosmo.model` (H0 in km/s/Mpc, distances and r_d in Mpc); every
+chi2 is dimensionless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from jaxfit.cosmo.data import (
+    BAOData,
+    CMBPriors,
+    SNData,
+    _canonical_quantity,
+    bao_chi2,
+    bao_model_vector,
+    cmb_chi2,
+    load_datasets,
+    parse_datasets,
+    sn_chi2,
+    sn_mu_model,
+)
+from jaxfit.cosmo.model import (
+    R_DRAG_METHODS,
+    cmb_observables,
+    get_model,
+    hubble_distance,
+    r_drag,
+    transverse_comoving_distance,
+)
+
+# --------------------------------------------------------------------------------------------
+# the data pytree
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class CMBLikelihood:
+    """Arrays of the CMB distance-prior chi2 (:func:`jaxfit.cosmo.data.cmb_chi2`).
+
+    Attributes:
+        mean: prior means of ``(R, l_A, omega_b, n_s)`` (dimensionless), shape ``(4,)``.
+        chol: lower Cholesky factor of their covariance (times ``cov_scale``), ``(4, 4)``.
+    """
+
+    mean: jax.Array
+    chol: jax.Array
+
+
+@dataclass(frozen=True, eq=False)
+class BAOLikelihood:
+    """Arrays of a BAO chi2 (:func:`jaxfit.cosmo.data.bao_chi2`).
+
+    Attributes:
+        z: effective redshift of each entry, shape ``(n,)``.
+        value: measured values, shape ``(n,)`` (units per quantity, see
+            :mod:`jaxfit.cosmo.data`).
+        chol: lower Cholesky factor of their covariance, ``(n, n)``.
+        rd_fid: fiducial sound horizon [Mpc] the values are scaled by (BOSS DR12: 147.78),
+            a 0-d array; 1.0 for plain ratios to r_d (``r_d / 1.0`` is ``r_d`` exactly).
+        quantity: canonical cobaya quantity name of each entry (static: it picks the
+            formula of each entry, so it is part of the compiled program).
+    """
+
+    z: jax.Array
+    value: jax.Array
+    chol: jax.Array
+    rd_fid: jax.Array
+    quantity: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class SNLikelihood:
+    """Arrays of an SN Ia chi2 with the magnitude offset profiled
+    (:func:`jaxfit.cosmo.data.sn_chi2`).
+
+    Attributes:
+        z: cosmological redshift (zHD / zcmb) of each supernova, shape ``(n,)``.
+        zhel: heliocentric redshift, shape ``(n,)``.
+        mu_or_mb: distance modulus or corrected apparent magnitude [mag], shape ``(n,)``;
+            either way the additive offset is profiled, so the kind does not enter the chi2.
+        chol: lower Cholesky factor of the covariance [mag], ``(n, n)``.
+    """
+
+    z: jax.Array
+    zhel: jax.Array
+    mu_or_mb: jax.Array
+    chol: jax.Array
+
+
+@dataclass(frozen=True, eq=False)
+class CosmoData:
+    """Everything :func:`chi2` needs besides the parameters.
+
+    Attributes:
+        sets: ``{"kind:name": CMBLikelihood | BAOLikelihood | SNLikelihood}`` in the order of
+            the selection (the keys are static: they name the data sets and their kinds).
+        model: model name from :data:`jaxfit.cosmo.model.MODELS` (static).
+        rd_method: r_d method of :func:`jaxfit.cosmo.model.r_drag` (static).
+    """
+
+    sets: dict
+    model: str
+    rd_method: str = "aubourg"
+
+    @property
+    def keys(self) -> list[str]:
+        """The data-set keys, in order."""
+        return list(self.sets)
+
+
+for _cls, _arrays, _static in (
+    (CMBLikelihood, ["mean", "chol"], []),
+    (BAOLikelihood, ["z", "value", "chol", "rd_fid"], ["quantity"]),
+    (SNLikelihood, ["z", "zhel", "mu_or_mb", "chol"], []),
+    (CosmoData, ["sets"], ["model", "rd_method"]),
+):
+    jax.tree_util.register_dataclass(_cls, data_fields=_arrays, meta_fields=_static)
+
+
+def _f64(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def likelihood_arrays(dataset, key: str = "data set"):
+    """The arrays of one loaded data set (:class:`~jaxfit.cosmo.data.CMBPriors`,
+    :class:`~jaxfit.cosmo.data.BAOData` or :class:`~jaxfit.cosmo.data.SNData`) as the
+    matching likelihood pytree; names, citations and file paths are left behind, so two
+    copies of a data set read from different places give the same compiled program.
+
+    Raises:
+        TypeError: any other type (``key`` names the data set in the message).
+    """
+    if isinstance(dataset, CMBPriors):
+        return CMBLikelihood(mean=_f64(dataset.mean), chol=dataset.chol)
+    if isinstance(dataset, BAOData):
+        return BAOLikelihood(
+            z=_f64(dataset.z),
+            value=_f64(dataset.value),
+            chol=dataset.chol,
+            rd_fid=_f64(1.0 if dataset.rd_fid is None else dataset.rd_fid),
+            quantity=tuple(_canonical_quantity(str(q)) for q in dataset.quantity),
+        )
+    if isinstance(dataset, SNData):
+        return SNLikelihood(
+            z=_f64(dataset.z), zhel=_f64(dataset.zhel), mu_or_mb=_f64(dataset.mu_or_mb),
+            chol=dataset.chol,
+        )
+    raise TypeError(f"data set {key!r}: unsupported type {type(dataset).__name__}")
+
+
+def as_data(model: str, datasets: Mapping, rd_method: str = "aubourg") -> CosmoData:
+    """:class:`CosmoData` from loaded data sets ``{key: CMBPriors | BAOData | SNData}``.
+
+    Raises:
+        KeyError: unknown model (the message lists the valid ones).
+        ValueError: unknown ``rd_method``.
+        TypeError: a data set of another type.
+    """
+    get_model(model)
+    if rd_method not in R_DRAG_METHODS:
+        raise ValueError(
+            f"unknown r_drag method {rd_method!r}; valid methods: {', '.join(R_DRAG_METHODS)}"
+        )
+    sets = {str(key): likelihood_arrays(d, str(key)) for key, d in datasets.items()}
+    return CosmoData(sets=sets, model=model, rd_method=rd_method)
+
+
+def cosmo_data(
+    model: str,
+    datasets="cmb",
+    data_dir=None,
+    cov_scale: float = 1.0,
+    rd_method: str = "aubourg",
+) -> CosmoData:
+    """Parse and load a selection (:func:`jaxfit.cosmo.data.load_datasets`) as
+    :class:`CosmoData`; keys are normalised (``"cmb"`` becomes ``"cmb:planck2018"``).
+
+    Loading is cheap (host reads and Cholesky factors); no cache is kept, and none is
+    needed: the compiled programs depend on the data's shapes only.
+
+    Args:
+        model: ``"lcdm"`` or ``"pbuf"``.
+        datasets: e.g. ``"cmb,bao"`` or ``"cmb,bao:desi_dr1,sn:union3"``.
+        data_dir: folder with cobaya ``bao_data``/``sn_data`` (None: packaged data only).
+        cov_scale: multiplies the CMB covariance.
+        rd_method: ``"aubourg"`` or ``"eh98"``.
+    """
+    selection = ",".join(f"{kind}:{name}" for kind, name in parse_datasets(datasets))
+    loaded = load_datasets(selection, data_dir=data_dir, cov_scale=cov_scale)
+    return as_data(model, loaded, rd_method)
+
+
+# --------------------------------------------------------------------------------------------
+# the chi2, one pure function per kind of data
+# --------------------------------------------------------------------------------------------
+
+
+def cmb_part(p, cmb: CMBLikelihood, model: str):
+    """chi2 of the CMB distance priors at parameters ``p`` (:func:`cmb_observables`)."""
+    return cmb_chi2(cmb_observables(p, model), cmb)
+
+
+def bao_part(p, bao: BAOLikelihood, model: str, rd_method: str):
+    """chi2 of a BAO data vector: model D_M, D_H [Mpc] at the data's redshifts over the
+    effective ruler ``r_d / r_d,fid`` (cobaya's ``rs_fid`` convention)."""
+    rs = r_drag(p, model, rd_method) / bao.rd_fid
+    vector = bao_model_vector(
+        bao.quantity,
+        bao.z,
+        transverse_comoving_distance(bao.z, p, model),
+        hubble_distance(bao.z, p, model),
+        rd=rs,
+        rd_fid=None,  # already divided out above; rd_fid is data (a leaf), not static
+    )
+    return bao_chi2(vector, bao)
+
+
+def sn_part(p, sn: SNLikelihood, model: str):
+    """chi2 of an SN sample, magnitude offset profiled: ``mu = 5 log10((1 + z_hel) D_M(z) /
+    10 pc)`` against the data."""
+    return sn_chi2(sn_mu_model(transverse_comoving_distance(sn.z, p, model), sn.zhel), sn)
+
+
+def chi2_parts(params, data: CosmoData) -> dict:
+    """``{key: chi2}``: the chi2 of each data set at ``params`` (pure JAX; dimensionless).
+
+    Args:
+        params: ``{name: value}`` with every parameter of ``data.model``.
+        data: from :func:`cosmo_data` or :func:`as_data`.
+    """
+    parts = {}
+    for key, d in data.sets.items():
+        if isinstance(d, CMBLikelihood):
+            parts[key] = cmb_part(params, d, data.model)
+        elif isinstance(d, BAOLikelihood):
+            parts[key] = bao_part(params, d, data.model, data.rd_method)
+        else:
+            parts[key] = sn_part(params, d, data.model)
+    return parts
+
+
+def chi2(params, data: CosmoData):
+    """Total chi2 over every data set in ``data`` at ``params`` (pure JAX; dimensionless).
+
+    The objective of every cosmo fit: ``minimize(chi2, spec, data=data)``.
+    """
+    return sum(chi2_parts(params, data).values())
+
+
+chi2_parts_jit = jax.jit(chi2_parts)
+""":func:`chi2_parts`, compiled once per parameter structure and data shapes."""
+
+
+def chi2_breakdown(params: Mapping, data: CosmoData) -> dict[str, float]:
+    """``{key: chi2}`` as Python floats, evaluated by :data:`chi2_parts_jit`.
+
+    The parameter values are passed as float64 scalars whatever their Python type, so a
+    start point (jax arrays) and a fit result (floats) share one compiled program.
+    """
+    point = {n: np.float64(v) for n, v in params.items()}
+    return {k: float(v) for k, v in chi2_parts_jit(point, data).items()}
