@@ -7,9 +7,10 @@ gradient) once per start, with the objective in numpy. The loop is timed on a su
 starts and scaled linearly to N (each start is independent, so the scaling is exact up to
 the spread of iteration counts); the subset size is in the notes.
 
-Second task: the persistent compilation cache (``JAXFIT_COMPILE_CACHE``). The same first
-call in three fresh processes: without the cache, with an empty cache (it is written) and
-with the warm cache; "first call" is the first, "warm" the third (small: this Rosenbrock
+Second task: the persistent compilation cache (on by default; ``JAXFIT_COMPILE_CACHE``).
+The same first call in three fresh processes: with the cache switched off
+(``JAXFIT_COMPILE_CACHE=0``), with an empty cache in a temporary folder (it is written) and
+with that warm cache; "first call" is the first, "warm" the third (small: this Rosenbrock
 fit with 100 starts; full: the LCDM CMB+BAO fit with 16 starts and its Hessian).
 """
 
@@ -73,9 +74,8 @@ def _first_call_in_fresh_process(size: str, cache: Path | None) -> tuple[float, 
     repo = Path(__file__).resolve().parents[1]
     env = dict(os.environ, JAX_PLATFORMS=default_platform(),
                PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
-    env.pop("JAXFIT_COMPILE_CACHE", None)
-    if cache is not None:
-        env["JAXFIT_COMPILE_CACHE"] = str(cache)
+    # the cache is on by default (user folder): "no cache" must switch it off explicitly
+    env["JAXFIT_COMPILE_CACHE"] = "0" if cache is None else str(cache)
     done = subprocess.run([sys.executable, "-c", "import jaxfit\n" + code], env=env,
                           capture_output=True, text=True, cwd=repo, timeout=1800, check=False)
     if done.returncode != 0:

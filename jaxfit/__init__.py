@@ -2,8 +2,10 @@
 
 Importing jaxfit applies the precision policy of :mod:`jaxfit.core.precision`:
 float64 is switched on for physics unless the environment variable
-``JAXFIT_PRECISION=float32`` asks otherwise; ``JAXFIT_COMPILE_CACHE=DIR`` switches on the
-persistent compilation cache (:mod:`jaxfit.core.compile_cache`).
+``JAXFIT_PRECISION=float32`` asks otherwise. It also switches on the persistent
+compilation cache in the user's cache folder (:mod:`jaxfit.core.compile_cache`):
+``JAXFIT_COMPILE_CACHE=0`` keeps it off, ``JAXFIT_COMPILE_CACHE=DIR`` moves it, and
+``jaxfit.core.compile_cache.disable_compile_cache()`` switches it off after import.
 """
 
 from jaxfit.core.compile_cache import enable_compile_cache

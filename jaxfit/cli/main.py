@@ -57,19 +57,27 @@ def main(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summaries."),
     device: str = typer.Option(None, "--device", help="cpu or gpu (default: JAX's choice)."),
     compile_cache: Path = typer.Option(None, "--compile-cache", help="Keep compiled programs "
-                                       "in DIR for later runs (or set JAXFIT_COMPILE_CACHE)."),
+                                       "in DIR (default: the user's cache folder, or "
+                                       "JAXFIT_COMPILE_CACHE)."),
+    no_compile_cache: bool = typer.Option(False, "--no-compile-cache", help="Compile "
+                                          "without the persistent cache (or set "
+                                          "JAXFIT_COMPILE_CACHE=0)."),
     chunk: int = typer.Option(None, "--chunk", help="Items (grid points x starts, images, "
                               "parameter points) per compiled call of every batched job "
                               "(or set JAXFIT_CHUNK; default: from the device's free memory)."),
 ):
     """Global options apply to every command."""
-    from jaxfit.core.compile_cache import enable_compile_cache
+    from jaxfit.core.compile_cache import configure as configure_compile_cache
     from jaxfit.core.parallel import set_default_chunk
 
     STATE["quiet"] = quiet
     set_quiet(quiet)
     select_device(device)
-    enable_compile_cache(compile_cache)
+    if no_compile_cache and compile_cache is not None:
+        raise typer.BadParameter("give --compile-cache DIR or --no-compile-cache, not both",
+                                 param_hint="--no-compile-cache")
+    configure_compile_cache(compile_cache, enabled=False if no_compile_cache else None,
+                            source="flag")
     try:
         set_default_chunk(chunk)
     except ValueError as err:
@@ -131,3 +139,4 @@ def bench(
 
 # domain command groups register themselves on `app`
 from jaxfit.cli import cosmo, data, gravity, lensing, leptons  # noqa: E402, F401, I001
+from jaxfit.cli import cache  # noqa: E402, F401, I001
