@@ -86,7 +86,8 @@ def _scan_rows(size: str, masses) -> list[dict]:
     n_points = beta_grid.size * w_grid.size
     de_points = [(0, 0), (beta_grid.size - 1, w_grid.size - 1)] if full else [(0, 0)]
     de_maxiter = 1000 if full else 30
-    chi2_fn = jax.jit(lf.mass_chi2())
+    chi2, data = lf.make_objective("mass")
+    chi2_fn = jax.jit(chi2)
     compare, de_seconds = [], 0.0
     for i, j in de_points:
         beta, w = float(beta_grid[i]), float(w_grid[j])
@@ -96,7 +97,7 @@ def _scan_rows(size: str, masses) -> list[dict]:
         de_seconds += time.perf_counter() - start
         point = dict(zip(lf.LEPTON_PARAMS, de.x, strict=True)) | {"beta": beta, "w": w}
         compare.append({"beta": beta, "w": w, "chi2_jaxfit": float(result.scan.chi2[i, j]),
-                        "chi2_de": float(chi2_fn(point)), "de_nfev": int(de.nfev)})
+                        "chi2_de": float(chi2_fn(point, data)), "de_nfev": int(de.nfev)})
     per_point_de = de_seconds / len(de_points)
     worse = [c for c in compare if c["chi2_jaxfit"] > c["chi2_de"] * (1 + 1e-9)]
     notes = (
@@ -123,9 +124,10 @@ def _chi2_rows(size: str, masses) -> list[dict]:
     x = rng.uniform(lows, highs, (n, 9))
     batch = {name: x[:, k] for k, name in enumerate(lf.LEPTON_PARAMS)}
     batch |= {"beta": np.full(n, lf.BETA_REF), "w": np.full(n, lf.DEFAULT_W)}
-    chi2 = lf.mass_chi2()  # built once: map_batched caches the compiled program on it
+    # mass_chi2_of(params, data): the targets travel as the shared data of the batch
+    chi2, data = lf.make_objective("mass")
     values, timings = time_first_and_warm(
-        lambda: map_batched(chi2, batch, progress=False),
+        lambda: map_batched(chi2, batch, shared=data, progress=False),
         repeats=2,
     )
     reference = []

@@ -55,8 +55,8 @@ def _finite_tuple(values, what: str, positive: bool = False) -> tuple[float, ...
 
 @dataclasses.dataclass(frozen=True)
 class LeptonTargets:
-    """Measured lepton masses and g-factors (frozen and hashable, so objectives built from
-    them can be cached).
+    """Measured lepton masses and g-factors (frozen and validated; the objectives read them
+    as arrays, :func:`jaxfit.leptons.fit.lepton_data`).
 
     Attributes:
         names: lepton names of ``masses`` (default ``("e", "mu", "tau")``).

@@ -1,17 +1,30 @@
 """Lepton fits: global-scale mass chi2, cross-lepton (mass + g) chi2, multi-start fits,
 profile likelihoods over beta and (beta, w), and the research validation checklist.
 
-Objectives (pure JAX functions of a ``{name: value}`` dict; the 9 lepton parameters
-``R_c_e, U_e, A_e, R_c_mu, ..., A_tau`` and the shared ``beta``, ``w``):
+Objectives take their data: pure JAX ``fun(params, data)`` of a ``{name: value}`` dict (the
+9 lepton parameters ``R_c_e, U_e, A_e, R_c_mu, ..., A_tau`` and the shared ``beta``, ``w``)
+and a :class:`LeptonData` pytree (targets, uncertainties, energy config; built by
+:func:`lepton_data`), one module-level function per kind:
 
-- :func:`mass_chi2`: the three energies ``E_l = energies(R_c_l, U_l, A_l, beta, w)["E_total"]``
-  (one ``jax.vmap`` over the leptons) against the masses ``m_l`` with the global scale ``S``
-  profiled analytically (:func:`jaxfit.core.likelihood.profile_scale`):
+- :func:`mass_chi2_of`: the three energies
+  ``E_l = energies(R_c_l, U_l, A_l, beta, w)["E_total"]`` (one ``jax.vmap`` over the
+  leptons) against the masses ``m_l`` with the global scale ``S`` profiled analytically
+  (:func:`jaxfit.core.likelihood.profile_scale`):
   ``S_opt = sum(m E / sigma^2) / sum(E^2 / sigma^2)``,
   ``chi2 = sum(((S_opt E_l - m_l) / sigma_l)^2)``, ``sigma_l = sigma_model m_l``.
-- :func:`cross_chi2`: the mass chi2 plus the g-factors, ``g_pred = C_mu mu_l`` with
+- :func:`cross_chi2_of`: the mass chi2 plus the g-factors, ``g_pred = C_mu mu_l`` with
   ``mu_l = K_geom Q (R_c_l + w) U_l`` and ``C_mu`` profiled the same way, absolute
   ``sigma_g``; tau is left out unless ``include_tau_g`` (CODATA gives no tau anomaly).
+
+Every workflow passes the data to the core as ``data=``, an argument of the compiled
+programs, and the frozen ``beta``, ``w`` are arguments too: the same fit repeated, a beta
+profile at another w or over other beta values of the same count, or other targets and
+``sigma_model`` compile nothing new (tests/leptons/test_compile_once.py). Static, part of
+the program: the kind, which leptons have a g term, and the energy config (flow and
+quadrature choose the program; the box numbers are kept as constants for speed, see
+:class:`LeptonData`). :func:`make_objective` returns the ``(fun, data)`` pair;
+:func:`mass_chi2` and :func:`cross_chi2` still return the one-argument closure
+``fun(params)`` for use by hand.
 
 Workflows (built only from :mod:`jaxfit.core`: ``minimize``, ``scan``,
 ``hessian_uncertainty``; every start and grid point runs in one batched program):
@@ -48,7 +61,7 @@ import functools
 import math
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import jax
@@ -272,6 +285,53 @@ def lepton_energies(params, config: EnergyConfig = DEFAULT_CONFIG) -> dict:
     return jax.vmap(lambda r, u, a: energies(r, u, a, beta, w, config))(R_c, U, A)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class LeptonData:
+    """What a lepton objective reads besides the parameters: a JAX pytree, passed to the
+    compiled fits, scans and Hessians as an argument (never baked in as constants), so
+    other targets and uncertainties of the same shapes compile nothing new.
+
+    Built and validated by :func:`lepton_data`.
+
+    Array leaves:
+        masses: target masses ``m_l c^2`` (MeV), shape (3,), in :data:`LEPTONS` order.
+        sigma: their model uncertainties ``sigma_l = sigma_model m_l`` (MeV), shape (3,).
+        g: g-factor targets ``2 (1 + a_l)`` of the leptons in ``g_index``
+            (dimensionless), shape (n_g,); empty for ``kind="mass"``.
+        sigma_g: their absolute uncertainties, shape (n_g,).
+
+    Static (part of the compiled program's identity):
+        kind: ``"mass"`` or ``"cross"`` (mass chi2 plus the g-factor chi2).
+        g_index: positions in :data:`LEPTONS` of the leptons with a g term (``()`` for mass).
+        config: the energy functional (:class:`~jaxfit.leptons.model.EnergyConfig`, frozen
+            and hashable). Its flow and node count choose the program; its box and coupling
+            numbers are static too, on purpose: as constants XLA folds them into the
+            quadrature, and as array arguments every evaluation of (chi2, gradient) cost
+            ~45% more (64 points, 2 CPU cores: 0.89 against 0.61 ms; a warm 64-start fit
+            10-20% more), while no workflow varies the box. Another box compiles a new
+            program.
+    """
+
+    masses: np.ndarray
+    sigma: np.ndarray
+    g: np.ndarray
+    sigma_g: np.ndarray
+    config: EnergyConfig = DEFAULT_CONFIG
+    kind: str = "mass"
+    g_index: tuple[int, ...] = ()
+
+    @property
+    def g_names(self) -> tuple[str, ...]:
+        """The leptons with a g-factor term, in ``g`` order."""
+        return tuple(LEPTONS[i] for i in self.g_index)
+
+
+jax.tree_util.register_dataclass(
+    LeptonData, data_fields=["masses", "sigma", "g", "sigma_g"],
+    meta_fields=["config", "kind", "g_index"],
+)
+
+
 def _g_index(targets: LeptonTargets, include_tau_g: bool) -> tuple[tuple[int, ...], np.ndarray]:
     names = [n for n in targets.g_names if include_tau_g or n != "tau"]
     if include_tau_g and "tau" not in targets.g_names:
@@ -287,91 +347,141 @@ def _g_index(targets: LeptonTargets, include_tau_g: bool) -> tuple[tuple[int, ..
     return index, g
 
 
-def _parts(kind, config, sigma_model, sigma_g, include_tau_g, targets):
-    """Pure ``params -> dict of arrays`` with every derived quantity of the objective."""
-    m = targets.mass_array
-    sigma = mass_sigmas(targets, sigma_model)
-    if kind == "cross":
-        g_index, g = _g_index(targets, include_tau_g)
-        sigma_gv = np.full(len(g), sigma_g)
+def lepton_data(kind: str = "mass", *, config: EnergyConfig = DEFAULT_CONFIG,
+                sigma_model: float = 1e-4, sigma_g: float = 2e-8, include_tau_g: bool = False,
+                targets: LeptonTargets | None = None) -> LeptonData:
+    """The validated :class:`LeptonData` of the ``kind`` objective.
 
-    def parts(params):
-        comp = lepton_energies(params, config)
-        e_total = comp["E_total"]
-        scale, chi2_mass = profile_scale(e_total, m, sigma=sigma)
-        model = scale * e_total
-        out = {
-            "S_opt": scale,
-            "chi2_mass": chi2_mass,
-            "chi2": chi2_mass,
-            **comp,
-            "masses_model": model,
-            "residuals": (model - m) / m,
-            "pulls": (model - m) / sigma,
-        }
-        if kind == "cross":
-            R_c, U, _ = _lepton_arrays(params)
-            idx = np.asarray(g_index)
-            mu = magnetic_moment(R_c[idx], U[idx], jnp.asarray(params["w"]))
-            c_mu, chi2_g = profile_scale(mu, g, sigma=sigma_gv)
-            g_pred = c_mu * mu
-            out |= {
-                "C_mu": c_mu,
-                "chi2_g": chi2_g,
-                "chi2": chi2_mass + chi2_g,
-                "magnetic_moments": mu,
-                "g_pred": g_pred,
-                "g_residuals": g_pred - g,
-                "g_pulls": (g_pred - g) / sigma_gv,
-            }
-        return out
+    Args:
+        kind: ``"mass"`` (:func:`mass_chi2_of`) or ``"cross"`` (:func:`cross_chi2_of`).
+        config: energy functional settings (flow, box, quadrature).
+        sigma_model: relative model uncertainty of the masses (> 0).
+        sigma_g: absolute uncertainty of g (> 0; ``kind="cross"`` only).
+        include_tau_g: also fit the tau g (the targets must carry one; CODATA has none).
+        targets: masses and g-factors (default: CODATA 2022,
+            :func:`jaxfit.leptons.data.load_targets`).
 
-    return parts
-
-
-@functools.lru_cache(maxsize=64)
-def _objective(kind, config, sigma_model, sigma_g, include_tau_g, targets):
-    parts = _parts(kind, config, sigma_model, sigma_g, include_tau_g, targets)
-    if kind == "mass":
-        # the mass objective alone, without the derived quantities (a smaller program)
-        m = targets.mass_array
-        sigma = mass_sigmas(targets, sigma_model)
-
-        def chi2(params):
-            return profile_scale(lepton_energies(params, config)["E_total"], m, sigma=sigma)[1]
-
-        return chi2
-    return lambda params: parts(params)["chi2"]
-
-
-@functools.lru_cache(maxsize=64)
-def _summary_fn(kind, config, sigma_model, sigma_g, include_tau_g, targets, batched: bool):
-    parts = _parts(kind, config, sigma_model, sigma_g, include_tau_g, targets)
-    return jax.jit(jax.vmap(parts) if batched else parts)
-
-
-def _settings_key(kind, config, sigma_model, sigma_g, include_tau_g, targets):
+    Raises:
+        ValueError: unknown kind; ``sigma_model`` or ``sigma_g`` not finite and > 0; targets
+            not for (e, mu, tau); no g-factor to fit. TypeError: ``config`` or ``targets``
+            of the wrong type.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     config = _check_config(config)
-    sigma_model = check_sigma(sigma_model, "sigma_model")
     targets = _check_targets(targets)
+    sigma = mass_sigmas(targets, sigma_model)  # checks sigma_model
     if kind == "cross":
         sigma_g = check_sigma(sigma_g, "sigma_g")
-        include_tau_g = bool(include_tau_g)
-        _g_index(targets, include_tau_g)
+        g_index, g = _g_index(targets, bool(include_tau_g))
+        sigma_g = np.full(len(g), sigma_g)
     else:
-        sigma_g, include_tau_g = None, False
-    return kind, config, sigma_model, sigma_g, include_tau_g, targets
+        g_index, g, sigma_g = (), np.zeros(0), np.zeros(0)
+    return LeptonData(masses=targets.mass_array, sigma=sigma, g=g, sigma_g=sigma_g,
+                      config=config, kind=kind, g_index=g_index)
+
+
+def lepton_parts(params, data: LeptonData) -> dict:
+    """Every derived quantity of the objective at one parameter point (pure JAX; ``vmap``
+    over ``params`` for batches).
+
+    Returns:
+        ``{"S_opt" (MeV per model energy unit), "chi2_mass", "chi2", "E_circ", "E_stab",
+        "E_grad", "E_total" (shape (3,)), "masses_model" (MeV), "residuals" ((S E - m) / m),
+        "pulls" ((S E - m) / sigma)}``; for ``data.kind == "cross"`` also ``"C_mu"``,
+        ``"chi2_g"``, ``"magnetic_moments"``, ``"g_pred"``, ``"g_residuals"``
+        (absolute), ``"g_pulls"``, and ``"chi2"`` is the sum of the two.
+    """
+    m = data.masses
+    comp = lepton_energies(params, data.config)
+    e_total = comp["E_total"]
+    scale, chi2_mass = profile_scale(e_total, m, sigma=data.sigma)
+    model = scale * e_total
+    out = {
+        "S_opt": scale,
+        "chi2_mass": chi2_mass,
+        "chi2": chi2_mass,
+        **comp,
+        "masses_model": model,
+        "residuals": (model - m) / m,
+        "pulls": (model - m) / data.sigma,
+    }
+    if data.kind == "cross":
+        R_c, U, _ = _lepton_arrays(params)
+        idx = np.asarray(data.g_index)  # static: which leptons have a g term
+        mu = magnetic_moment(R_c[idx], U[idx], jnp.asarray(params["w"]))
+        c_mu, chi2_g = profile_scale(mu, data.g, sigma=data.sigma_g)
+        g_pred = c_mu * mu
+        out |= {
+            "C_mu": c_mu,
+            "chi2_g": chi2_g,
+            "chi2": chi2_mass + chi2_g,
+            "magnetic_moments": mu,
+            "g_pred": g_pred,
+            "g_residuals": g_pred - data.g,
+            "g_pulls": (g_pred - data.g) / data.sigma_g,
+        }
+    return out
+
+
+def mass_chi2_of(params, data: LeptonData):
+    """The mass chi2 with the global scale profiled, ``fun(params, data) -> chi2``.
+
+    ``chi2 = sum(((S_opt E_l - m_l) / sigma_l)^2)`` with ``E_l`` the ``E_total`` of lepton
+    l, ``m_l = data.masses``, ``sigma_l = data.sigma`` (MeV) and
+    ``S_opt = sum(m E / sigma^2) / sum(E^2 / sigma^2)`` (module doc). The g fields of
+    ``data`` are not read. Pure JAX; one module-level function, so compiled fits are cached
+    on it and on the shapes of ``data``.
+    """
+    e_total = lepton_energies(params, data.config)["E_total"]
+    return profile_scale(e_total, data.masses, sigma=data.sigma)[1]
+
+
+def cross_chi2_of(params, data: LeptonData):
+    """Mass chi2 (S profiled) plus g chi2 with ``C_mu`` profiled, ``fun(params, data)``.
+
+    ``g_pred_l = C_mu mu_l``, ``mu_l = 0.2 (R_c_l + w) U_l`` (K_geom = 0.2, Q = 1),
+    ``C_mu = sum(g mu / sigma_g^2) / sum(mu^2 / sigma_g^2)``, absolute ``sigma_g``, over the
+    leptons of ``data.g_index``. ``data`` must be of ``kind="cross"``.
+    """
+    if data.kind != "cross":
+        raise ValueError(f"cross_chi2_of needs cross data (lepton_data('cross')), got "
+                         f"kind {data.kind!r}")
+    return lepton_parts(params, data)["chi2"]
+
+
+OBJECTIVES = {"mass": mass_chi2_of, "cross": cross_chi2_of}
+"""The objective ``fun(params, data)`` of each kind."""
+
+# The derived quantities of results files, compiled once per data structure (kind, energy
+# config, which g terms) whatever the targets and uncertainties.
+_parts_at_point = jax.jit(lepton_parts)
+_parts_at_points = jax.jit(jax.vmap(lepton_parts, in_axes=(0, None)))
+
+
+def make_objective(kind: str = "mass", *, config: EnergyConfig = DEFAULT_CONFIG,
+                   sigma_model: float = 1e-4, sigma_g: float = 2e-8,
+                   include_tau_g: bool = False, targets: LeptonTargets | None = None):
+    """``(fun, data)``: :func:`mass_chi2_of` (``kind="mass"``) or :func:`cross_chi2_of`
+    (``kind="cross"``) and its :func:`lepton_data`. Pass both to the core, e.g.
+    ``minimize(fun, spec, data=data)`` or ``map_batched(fun, batch, shared=data)``: a second
+    call with other targets, ``sigma_model`` or ``sigma_g`` (same shapes, same config)
+    returns the same ``fun`` and reuses every compiled program. Arguments as
+    :func:`lepton_data`."""
+    data = lepton_data(kind, config=config, sigma_model=sigma_model, sigma_g=sigma_g,
+                       include_tau_g=include_tau_g, targets=targets)
+    return OBJECTIVES[kind], data
 
 
 def mass_chi2(config: EnergyConfig = DEFAULT_CONFIG, sigma_model: float = 1e-4,
               targets: LeptonTargets | None = None):
-    """The mass chi2 with the global scale profiled: ``fun(params) -> chi2`` (pure JAX).
+    """The mass chi2 as a function of the parameters alone, ``fun(params) -> chi2``:
+    :func:`mass_chi2_of` with its :func:`lepton_data` bound (``functools.partial``).
 
-    ``chi2 = sum(((S_opt E_l - m_l) / sigma_l)^2)``, ``sigma_l = sigma_model m_l``,
-    ``S_opt = sum(m E / sigma^2) / sum(E^2 / sigma^2)`` (module doc). The same function
-    object is returned for equal arguments, so compiled solvers are reused.
+    For evaluating or differentiating the chi2 by hand and for code written before the
+    data style. A closure bakes the data into every program it is compiled into, and each
+    call returns a new closure, so fits, scans and batches should take
+    ``make_objective("mass", ...)`` and pass the data as ``data=`` / ``shared=``.
 
     Args:
         config: energy functional settings (flow, box, quadrature).
@@ -381,16 +491,15 @@ def mass_chi2(config: EnergyConfig = DEFAULT_CONFIG, sigma_model: float = 1e-4,
     Raises:
         ValueError: ``sigma_model`` not finite and > 0; targets not for (e, mu, tau).
     """
-    return _objective(*_settings_key("mass", config, sigma_model, None, False, targets))
+    data = lepton_data("mass", config=config, sigma_model=sigma_model, targets=targets)
+    return functools.partial(mass_chi2_of, data=data)
 
 
 def cross_chi2(config: EnergyConfig = DEFAULT_CONFIG, sigma_model: float = 1e-4,
                sigma_g: float = 2e-8, include_tau_g: bool = False,
                targets: LeptonTargets | None = None):
-    """Mass chi2 (S profiled) plus g chi2 with ``C_mu`` profiled: ``fun(params) -> chi2``.
-
-    ``g_pred_l = C_mu mu_l``, ``mu_l = 0.2 (R_c_l + w) U_l`` (K_geom = 0.2, Q = 1),
-    ``C_mu = sum(g mu / sigma_g^2) / sum(mu^2 / sigma_g^2)``, absolute ``sigma_g``.
+    """:func:`cross_chi2_of` with its data bound, ``fun(params) -> chi2`` (the closure form,
+    see :func:`mass_chi2`; fits should use ``make_objective("cross", ...)``).
 
     Args:
         config, sigma_model, targets: as :func:`mass_chi2`.
@@ -398,15 +507,9 @@ def cross_chi2(config: EnergyConfig = DEFAULT_CONFIG, sigma_model: float = 1e-4,
             sigma_model = 1e-5).
         include_tau_g: also fit the tau g (the targets must then carry one; CODATA has none).
     """
-    return _objective(*_settings_key("cross", config, sigma_model, sigma_g, include_tau_g,
-                                     targets))
-
-
-def make_objective(kind: str = "mass", *, config: EnergyConfig = DEFAULT_CONFIG,
-                   sigma_model: float = 1e-4, sigma_g: float = 2e-8,
-                   include_tau_g: bool = False, targets: LeptonTargets | None = None):
-    """:func:`mass_chi2` (``kind="mass"``) or :func:`cross_chi2` (``kind="cross"``)."""
-    return _objective(*_settings_key(kind, config, sigma_model, sigma_g, include_tau_g, targets))
+    data = lepton_data("cross", config=config, sigma_model=sigma_model, sigma_g=sigma_g,
+                       include_tau_g=include_tau_g, targets=targets)
+    return functools.partial(cross_chi2_of, data=data)
 
 
 def _point(params: Mapping[str, float], spec: ParamSpec | None = None) -> dict[str, float]:
@@ -420,7 +523,7 @@ def _point(params: Mapping[str, float], spec: ParamSpec | None = None) -> dict[s
     return spec.validate(values)
 
 
-def _to_python(kind, arrays, targets, include_tau_g) -> dict:
+def _to_python(arrays, data: LeptonData) -> dict:
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     by = lambda key: {lep: float(v) for lep, v in zip(LEPTONS, arrays[key], strict=True)}  # noqa: E731
     out = {
@@ -433,24 +536,29 @@ def _to_python(kind, arrays, targets, include_tau_g) -> dict:
             for i, lep in enumerate(LEPTONS)
         },
         "masses_model": by("masses_model"),
-        "masses_target": dict(zip(LEPTONS, targets.masses, strict=True)),
+        "masses_target": dict(zip(LEPTONS, data.masses.tolist(), strict=True)),
         "residuals": by("residuals"),
         "pulls": by("pulls"),
     }
-    if kind == "cross":
-        names = [LEPTONS[i] for i in _g_index(targets, include_tau_g)[0]]
+    if data.kind == "cross":
+        names = data.g_names
         per = lambda key: {n: float(v) for n, v in zip(names, arrays[key], strict=True)}  # noqa: E731
         out |= {
             "C_mu": float(arrays["C_mu"]),
             "chi2_g": float(arrays["chi2_g"]),
             "magnetic_moments": per("magnetic_moments"),
             "g_pred": per("g_pred"),
-            "g_target": dict(zip(names, _g_index(targets, include_tau_g)[1].tolist(),
-                                 strict=True)),
+            "g_target": dict(zip(names, data.g.tolist(), strict=True)),
             "g_residuals": per("g_residuals"),
             "g_pulls": per("g_pulls"),
         }
     return out
+
+
+def lepton_summary(params: Mapping[str, float], data: LeptonData) -> dict:
+    """:func:`lepton_parts` at one parameter point as plain floats and per-lepton dicts
+    (the ``summary`` of fits and scans); the point is checked as in :func:`mass_summary`."""
+    return _to_python(_parts_at_point(_point(params), data), data)
 
 
 def mass_summary(params: Mapping[str, float], config: EnergyConfig = DEFAULT_CONFIG,
@@ -467,9 +575,8 @@ def mass_summary(params: Mapping[str, float], config: EnergyConfig = DEFAULT_CON
         KeyError: a parameter missing. ValueError: a value NaN, non-positive where it must
         be positive, or outside its bounds (``A = 1``, the bound a fit can reach, is allowed).
     """
-    key = _settings_key("mass", config, sigma_model, None, False, targets)
-    arrays = _summary_fn(*key, batched=False)(_point(params))
-    return _to_python("mass", arrays, key[-1], False)
+    data = lepton_data("mass", config=config, sigma_model=sigma_model, targets=targets)
+    return lepton_summary(params, data)
 
 
 def cross_summary(params: Mapping[str, float], config: EnergyConfig = DEFAULT_CONFIG,
@@ -477,35 +584,47 @@ def cross_summary(params: Mapping[str, float], config: EnergyConfig = DEFAULT_CO
                   include_tau_g: bool = False, targets: LeptonTargets | None = None) -> dict:
     """:func:`mass_summary` plus ``C_mu``, ``chi2_g``, ``magnetic_moments``, ``g_pred``,
     ``g_target``, ``g_residuals`` (absolute) and ``g_pulls``; ``chi2`` is the total."""
-    key = _settings_key("cross", config, sigma_model, sigma_g, include_tau_g, targets)
-    arrays = _summary_fn(*key, batched=False)(_point(params))
-    return _to_python("cross", arrays, key[-1], include_tau_g)
-
-
-def _summary(key, params) -> dict:
-    # internal: values straight from the optimiser (inside their bounds by construction)
-    point = {n: float(params[n]) for n in (*LEPTON_PARAMS, "beta", "w")}
-    return _to_python(key[0], _summary_fn(*key, batched=False)(point), key[-1], key[4])
+    data = lepton_data("cross", config=config, sigma_model=sigma_model, sigma_g=sigma_g,
+                       include_tau_g=include_tau_g, targets=targets)
+    return lepton_summary(params, data)
 
 
 # ---------------------------------------------------------------------------- results
-def _describe_config(config: EnergyConfig) -> dict:
-    return dataclasses.asdict(config)
+@dataclasses.dataclass(frozen=True)
+class _Problem:
+    """A validated objective of a workflow: ``fun(params, data)``, its data, and the
+    settings that describe it in results files."""
+
+    fun: Callable
+    data: LeptonData
+    settings: dict
+
+    @property
+    def kind(self) -> str:
+        return self.data.kind
+
+    def summary(self, params: Mapping[str, float]) -> dict:
+        # values straight from the optimiser (inside their bounds by construction)
+        point = {n: float(params[n]) for n in (*LEPTON_PARAMS, "beta", "w")}
+        return _to_python(_parts_at_point(point, self.data), self.data)
 
 
-def _settings(key, **extra) -> dict:
-    kind, config, sigma_model, sigma_g, include_tau_g, targets = key
-    out = {
+def _problem(kind, config, sigma_model, sigma_g=None, include_tau_g=False,
+             targets=None) -> _Problem:
+    targets = _check_targets(targets)
+    fun, data = make_objective(kind, config=config, sigma_model=sigma_model,
+                               sigma_g=sigma_g, include_tau_g=include_tau_g, targets=targets)
+    settings = {
         "kind": kind,
         "flow": config.flow,
-        "config": _describe_config(config),
-        "sigma_model": sigma_model,
+        "config": dataclasses.asdict(config),
+        "sigma_model": float(sigma_model),
         "targets": {"year": targets.year, "citation": targets.citation,
                     "masses": dict(zip(LEPTONS, targets.masses, strict=True))},
     }
     if kind == "cross":
-        out |= {"sigma_g": sigma_g, "include_tau_g": include_tau_g}
-    return out | extra
+        settings |= {"sigma_g": float(sigma_g), "include_tau_g": bool(include_tau_g)}
+    return _Problem(fun=fun, data=data, settings=settings)
 
 
 @dataclasses.dataclass
@@ -623,27 +742,30 @@ class LeptonFit:
         return "\n".join(lines)
 
 
-def _run_fit(key, spec: ParamSpec, *, x0, n_starts, sampler, seed, method, chunk_size,
-             devices, progress, errors, options) -> LeptonFit:
-    fun = _objective(*key)
+def _run_fit(problem: _Problem, spec: ParamSpec, *, x0, n_starts, sampler, seed, method,
+             chunk_size, devices, progress, errors, options) -> LeptonFit:
     x0 = check_values(x0, "x0")
     t0 = time.perf_counter()
-    fit = minimize(fun, spec, method=method, x0=x0 or None, n_starts=n_starts,
-                   sampler=sampler, seed=seed, chunk_size=chunk_size, devices=devices,
-                   progress=progress, **options)
+    # the data (targets, sigmas, box numbers) and the frozen beta, w are arguments of the
+    # compiled solver: the same fit again, or at other values, compiles nothing new
+    fit = minimize(problem.fun, spec, data=problem.data, method=method, x0=x0 or None,
+                   n_starts=n_starts, sampler=sampler, seed=seed, chunk_size=chunk_size,
+                   devices=devices, progress=progress, **options)
     elapsed = time.perf_counter() - t0
     reached = bounds_reached(spec, fit.x)
-    uncertainty = hessian_uncertainty(fun, spec, fit.x) if errors else None
+    uncertainty = (hessian_uncertainty(problem.fun, spec, fit.x, data=problem.data)
+                   if errors else None)
     return LeptonFit(
-        kind=key[0],
+        kind=problem.kind,
         params=dict(fit.x),
         chi2=float(fit.fun),
-        summary=_summary(key, fit.x),
+        summary=problem.summary(fit.x),
         bounds_reached=reached,
         bound_sides={n: _bound_side(spec, n, fit.x[n]) for n in reached},
         fit=fit,
-        settings=_settings(key, free=list(spec.free_names), n_starts=fit.n_starts,
-                           sampler=sampler, seed=seed, method=method, options=dict(options)),
+        settings=problem.settings | dict(
+            free=list(spec.free_names), n_starts=fit.n_starts, sampler=sampler, seed=seed,
+            method=method, options=dict(options)),
         timings={"fit_s": elapsed},
         errors=uncertainty,
     )
@@ -688,17 +810,16 @@ def fit_fixed(
         :class:`LeptonFit` (best chi2, S_opt, masses, residuals, parameters, starts table,
         bounds reached, checklist).
     """
-    key = _settings_key("mass", config, sigma_model, None, False, targets)
+    problem = _problem("mass", config, sigma_model, targets=targets)
     check_values({"beta": beta, "w": w}, "fit_fixed")
     clash = [n for n in ("beta", "w") if n in (x0 or {})]
     if clash:
         raise ValueError(f"x0: {clash} are held fixed by fit_fixed's beta and w arguments; "
                          "leave them out of x0")
     spec = (spec or lepton_spec(beta, w)).freeze(["beta", "w"], {"beta": beta, "w": w})
-    return _run_fit(key, spec, x0=x0, n_starts=n_starts, sampler=sampler, seed=seed,
+    return _run_fit(problem, spec, x0=x0, n_starts=n_starts, sampler=sampler, seed=seed,
                     method=method, chunk_size=chunk_size, devices=devices, progress=progress,
-                    errors=errors,
-                    options=options)
+                    errors=errors, options=options)
 
 
 # ------------------------------------------------------------------------------- scans
@@ -925,25 +1046,26 @@ def _beta_profile(result: ScanResult) -> ScanResult:
     )
 
 
-def _run_scan(key, spec: ParamSpec, grid: dict, *, n_starts, sampler, seed, method,
-              global_fit, chunk_size, devices, progress, options,
+def _run_scan(problem: _Problem, spec: ParamSpec, grid: dict, *, n_starts, sampler, seed,
+              method, global_fit, chunk_size, devices, progress, options,
               extra_settings) -> LeptonScan:
-    fun = _objective(*key)
     options = SCAN_OPTIONS | dict(options)
     t0 = time.perf_counter()
-    result = scan(fun, spec, grid, n_starts=n_starts, sampler=sampler, seed=seed,
-                  method=method, global_fit=global_fit, chunk_size=chunk_size,
-                  devices=devices, progress=progress, **options)
+    # grid values enter as frozen values and the data as an argument: another grid of the
+    # same length, another w or other targets reuse the compiled scan
+    result = scan(problem.fun, spec, grid, data=problem.data, n_starts=n_starts,
+                  sampler=sampler, seed=seed, method=method, global_fit=global_fit,
+                  chunk_size=chunk_size, devices=devices, progress=progress, **options)
     elapsed = time.perf_counter() - t0
 
     # derived quantities at every grid point, one vmapped call
     flat = {n: jnp.asarray(np.asarray(v, dtype=np.float64).ravel())
             for n, v in result.best.items()}
-    arrays = {k: np.asarray(v) for k, v in _summary_fn(*key, batched=True)(flat).items()}
+    arrays = {k: np.asarray(v) for k, v in _parts_at_points(flat, problem.data).items()}
     columns = {"S_opt": arrays["S_opt"], "chi2_mass": arrays["chi2_mass"]}
     columns |= {f"E_{lep}": arrays["E_total"][:, i] for i, lep in enumerate(LEPTONS)}
     columns |= {f"residual_{lep}": arrays["residuals"][:, i] for i, lep in enumerate(LEPTONS)}
-    if key[0] == "cross":
+    if problem.kind == "cross":
         columns |= {"C_mu": arrays["C_mu"], "chi2_g": arrays["chi2_g"]}
     points = pd.DataFrame(columns)
 
@@ -955,18 +1077,17 @@ def _run_scan(key, spec: ParamSpec, grid: dict, *, n_starts, sampler, seed, meth
         at_min = {n: float(v[index]) for n, v in result.best.items()}
     lepton_free = [n for n in spec.free_names if n in LEPTON_PARAMS]
     reached = [n for n in bounds_reached(spec.free_only(lepton_free), at_min)]
-    settings = _settings(key, grid={n: a for n, a in zip(result.names, result.axes,
-                                                         strict=True)},
-                         free=lepton_free, n_starts=result.n_starts, sampler=sampler,
-                         seed=seed, method=method, global_fit=global_fit,
-                         options=dict(options), **extra_settings)
+    settings = problem.settings | dict(
+        grid={n: a for n, a in zip(result.names, result.axes, strict=True)},
+        free=lepton_free, n_starts=result.n_starts, sampler=sampler, seed=seed, method=method,
+        global_fit=global_fit, options=dict(options), **extra_settings)
     return LeptonScan(
-        kind=key[0],
+        kind=problem.kind,
         scan=result,
         profile=_beta_profile(result),
         points=points,
         params_at_min=at_min,
-        summary_at_min=_summary(key, at_min),
+        summary_at_min=problem.summary(at_min),
         bounds_reached=reached,
         settings=settings,
         timings={"scan_s": elapsed},
@@ -1024,9 +1145,9 @@ def scan_beta(
     """
     grid = _check_grid(grid, "beta")
     w = check_values({"w": w}, "scan_beta")["w"]
-    key = _settings_key(kind, config, sigma_model, sigma_g, include_tau_g, targets)
+    problem = _problem(kind, config, sigma_model, sigma_g, include_tau_g, targets)
     spec = _scan_spec(spec, float(np.median(grid)), w, free_w=False)
-    return _run_scan(key, spec, {"beta": grid}, n_starts=n_starts, sampler=sampler, seed=seed,
+    return _run_scan(problem, spec, {"beta": grid}, n_starts=n_starts, sampler=sampler, seed=seed,
                      method=method, global_fit=global_fit, chunk_size=chunk_size,
                      devices=devices, progress=progress, options=options, extra_settings={"w": w})
 
@@ -1063,11 +1184,11 @@ def scan_beta_w(
             f"scan_beta_w needs at least 2 points on each axis (got {beta_grid.size} x "
             f"{w_grid.size}); use scan_beta for a single w"
         )
-    key = _settings_key(kind, config, sigma_model, sigma_g, include_tau_g, targets)
+    problem = _problem(kind, config, sigma_model, sigma_g, include_tau_g, targets)
     spec = _scan_spec(spec, float(np.median(beta_grid)), float(np.median(w_grid)),
                       free_w=True)
     spec = spec.replace("w", default=float(np.median(w_grid)))
-    return _run_scan(key, spec, {"beta": beta_grid, "w": w_grid}, n_starts=n_starts,
+    return _run_scan(problem, spec, {"beta": beta_grid, "w": w_grid}, n_starts=n_starts,
                      sampler=sampler, seed=seed, method=method, global_fit=global_fit,
                      chunk_size=chunk_size, devices=devices, progress=progress, options=options,
                      extra_settings={})
@@ -1147,15 +1268,14 @@ def cross_multistart(
     converged starts (research Test 1). Arguments as :func:`fit_fixed` /
     :func:`cross_chi2`; defaults are the research's sigma_model = 1e-6, sigma_g = 2e-8.
     """
-    key = _settings_key("cross", config, sigma_model, sigma_g, include_tau_g, targets)
+    problem = _problem("cross", config, sigma_model, sigma_g, include_tau_g, targets)
     w = check_values({"w": w}, "cross_multistart")["w"]
     spec = spec or lepton_spec(BETA_REF, w)
     spec = spec.replace("beta", frozen=False)
     spec = spec.replace("w", frozen=False) if free_w else spec.freeze(["w"], {"w": w})
-    result = _run_fit(key, spec, x0=x0, n_starts=n_starts, sampler=sampler, seed=seed,
+    result = _run_fit(problem, spec, x0=x0, n_starts=n_starts, sampler=sampler, seed=seed,
                       method=method, chunk_size=chunk_size, devices=devices, progress=progress,
-                      errors=False,
-                      options=options)
+                      errors=False, options=options)
     starts = result.starts
     if starts is None:
         ok = pd.DataFrame({"beta": [result.beta], "fun": [result.chi2]})
@@ -1328,8 +1448,10 @@ __all__ = [
     "CrossMultistart",
     "LEPTON_BOUNDS",
     "LEPTON_PARAMS",
+    "LeptonData",
     "LeptonFit",
     "LeptonScan",
+    "OBJECTIVES",
     "PRESETS",
     "RESEARCH_CROSS_RESULTS",
     "SHARED_BOUNDS",
@@ -1337,16 +1459,21 @@ __all__ = [
     "bounds_reached",
     "check_values",
     "cross_chi2",
+    "cross_chi2_of",
     "cross_multistart",
     "cross_profile",
     "cross_report",
     "cross_summary",
     "fit_fixed",
     "format_checklist",
+    "lepton_data",
     "lepton_energies",
+    "lepton_parts",
     "lepton_spec",
+    "lepton_summary",
     "make_objective",
     "mass_chi2",
+    "mass_chi2_of",
     "mass_summary",
     "run_cross_tests",
     "run_preset",

@@ -41,9 +41,10 @@ LEPTON_POINT = {
 }
 POINT = LEPTON_POINT | {"beta": BETA_REF, "w": 0.02}
 
+# the objectives take their data: fun(params, data), one module-level function per kind
+MASS, MASS_DATA = F.make_objective("mass", config=DEFAULT, sigma_model=1e-4)
+CROSS, CROSS_DATA = F.make_objective("cross", config=DEFAULT, sigma_model=1e-5, sigma_g=1e-7)
 # shared compiled objects (module level, so every test in a worker reuses them)
-MASS = F.mass_chi2(DEFAULT, 1e-4)
-CROSS = F.cross_chi2(DEFAULT, 1e-5, 1e-7)
 MASS_JIT = jax.jit(MASS)
 CROSS_JIT = jax.jit(CROSS)
 MASS_GRAD = jax.jit(jax.grad(MASS))
@@ -123,7 +124,9 @@ def test_mass_chi2_equals_numpy_formula():
     """mass_chi2 and mass_summary = the spec's formulas on the model's energies (1e-12)."""
     E = _energy_totals(POINT)
     S, chi2 = _np_mass_chi2(E, M, 1e-4 * M)
-    assert float(MASS(POINT)) == pytest.approx(chi2, rel=1e-12)
+    assert float(MASS(POINT, MASS_DATA)) == pytest.approx(chi2, rel=1e-12)
+    # the closure form for use by hand is the same function with the data bound
+    assert float(F.mass_chi2(DEFAULT, 1e-4)(POINT)) == pytest.approx(chi2, rel=1e-12)
     summary = F.mass_summary(POINT)
     assert summary["S_opt"] == pytest.approx(S, rel=1e-12)
     assert summary["chi2"] == pytest.approx(chi2, rel=1e-12)
@@ -165,7 +168,9 @@ def test_cross_chi2_and_C_mu_equal_brute_force():
         [point["U_e"], point["U_mu"]])
     C = np.sum(G * mu / 1e-7**2) / np.sum(mu**2 / 1e-7**2)
     chi2_g = float(np.sum(((C * mu - G) / 1e-7) ** 2))
-    assert float(CROSS(point)) == pytest.approx(chi2_mass + chi2_g, rel=1e-12)
+    assert float(CROSS(point, CROSS_DATA)) == pytest.approx(chi2_mass + chi2_g, rel=1e-12)
+    assert float(F.cross_chi2(DEFAULT, 1e-5, 1e-7)(point)) == pytest.approx(
+        chi2_mass + chi2_g, rel=1e-12)
 
     brute = scipy.optimize.minimize_scalar(
         lambda c: float(np.sum(((c * mu - G) / 1e-7) ** 2)),
@@ -178,12 +183,13 @@ def test_cross_chi2_and_C_mu_equal_brute_force():
 
 
 def test_jit_equals_eager_and_gradients_finite():
-    for fun, jitted, grad in ((MASS, MASS_JIT, MASS_GRAD), (CROSS, CROSS_JIT, CROSS_GRAD)):
-        assert float(jitted(POINT)) == pytest.approx(float(fun(POINT)), rel=1e-12)
+    for fun, jitted, grad, data in ((MASS, MASS_JIT, MASS_GRAD, MASS_DATA),
+                                    (CROSS, CROSS_JIT, CROSS_GRAD, CROSS_DATA)):
+        assert float(jitted(POINT, data)) == pytest.approx(float(fun(POINT, data)), rel=1e-12)
         # at the point and at a corner on the bounds (A = 1, the sigmoid's limit)
         corner = POINT | {"A_e": 1.0, "A_mu": 1.0, "R_c_mu": 0.3, "U_tau": 0.15}
         for p in (POINT, corner):
-            g = grad(p)
+            g = grad(p, data)
             assert set(g) == set(POINT)
             assert all(np.isfinite(float(v)) for v in g.values())
 
@@ -256,7 +262,7 @@ def test_tension_with_codata_masses_is_reported(tension_fit, tmp_path):
     named."""
     fit = tension_fit
     assert fit.chi2 > 1e6 and fit.in_tension
-    assert fit.chi2 == pytest.approx(float(MASS(fit.params)), rel=1e-12)
+    assert fit.chi2 == pytest.approx(float(MASS_JIT(fit.params, MASS_DATA)), rel=1e-12)
     assert isinstance(fit.bounds_reached, list)
     assert fit.bounds_reached and set(fit.bounds_reached) <= set(F.LEPTON_PARAMS)
     items = {it["item"]: it for it in F.validation_checklist(fit)}
@@ -380,3 +386,7 @@ def test_bad_input_gets_clear_errors():
         F.validation_checklist({"chi2": 1.0})
     with pytest.raises(TypeError, match="EnergyConfig"):
         F.mass_chi2(config="vortex")
+    with pytest.raises(ValueError, match="kind"):
+        F.make_objective("masses")
+    with pytest.raises(ValueError, match="cross data"):
+        F.cross_chi2_of(POINT, MASS_DATA)
