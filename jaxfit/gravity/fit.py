@@ -1,9 +1,15 @@
 """Gravity workflows: the theory kernel fitted to the Milky Way, applied zero-shot to SPARC,
 scaled to clusters, and fitted jointly, with the research success criteria as a verdict.
 
-Every objective is a pure JAX function of a ``{name: value}`` dict over
-:data:`~jaxfit.gravity.model.THEORY_PARAMS`, minimised with :func:`jaxfit.core.optimize.
-minimize` (multi-start L-BFGS by default, ``method="de"`` for differential evolution):
+Every objective is one module-level pure JAX function ``loss(params, data)`` of a
+``{name: value}`` dict over :data:`~jaxfit.gravity.model.THEORY_PARAMS` and a data pytree
+(:class:`MWKernelData`, :class:`MWCurveData`, :class:`SparcPoints`, :class:`JointData`; arrays
+as leaves, the kernel configuration and flags that choose the loss static), minimised with
+:func:`jaxfit.core.optimize.minimize` (multi-start L-BFGS by default, ``method="de"`` for
+differential evolution) with ``data=``. The data are an argument of the compiled programs,
+so a fit repeated, another band, galaxy set or cluster set of the same shapes, or another
+frozen value compiles nothing new (SPARC sets of different sizes share a program when padded
+to one shape: ``n_points_total``, ``n_dispersions`` of :func:`sparc_points`):
 
 - **MW kernel shape** (:func:`mw_kernel_loss`): ``chi2_K = mean((K_th - K_emp)^2)`` over
   radii in the band ``[r_min, r_max]`` (research: 12-16 kpc), ``K_emp`` the research
@@ -34,7 +40,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -62,7 +67,6 @@ from jaxfit.gravity.model import (
     sigma_gate,
     theory_kernel,
     theory_kernel_points,
-    v_bar_squared,
     v_model,
 )
 
@@ -179,75 +183,109 @@ def mw_band_radii(r_min: float = 12.0, r_max: float = 16.0, n: int = 64, stars=N
     return np.linspace(r_min, r_max, n)
 
 
-def content_key(*objects) -> str:
-    """A digest of arrays, pytrees and plain values, to cache objectives on their data:
-    the core caches compiled solvers on the objective function, so the same data must give
-    the same function object or every fit recompiles (tens of seconds)."""
-    digest = hashlib.sha1()
-    for obj in objects:
-        leaves, treedef = jax.tree_util.tree_flatten(obj)
-        digest.update(repr(treedef).encode())
-        for leaf in leaves:
-            if not isinstance(leaf, (np.ndarray, jax.Array, np.number, int, float, bool)):
-                digest.update(repr(leaf).encode())  # configs, names, mappings
-                continue
-            array = np.asarray(leaf)
-            digest.update(f"{array.dtype}{array.shape}".encode())
-            digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
+def _pytree(data_fields, meta_fields=()):
+    """Register a frozen dataclass as a JAX pytree: ``data_fields`` are arrays (arguments of
+    the compiled programs, so other values of the same shapes compile nothing new),
+    ``meta_fields`` static settings that choose which physics runs (part of the program's
+    identity, so they must be hashable)."""
+
+    def register(cls):
+        return jax.tree_util.register_dataclass(
+            cls, data_fields=list(data_fields), meta_fields=list(meta_fields)
+        )
+
+    return register
 
 
-def cached(build):
-    """Memoise an objective builder on :func:`content_key` of its arguments (16 entries)."""
-    cache: dict[str, object] = {}
-
-    @functools.wraps(build)
-    def wrapper(*args, **kwargs):
-        key = content_key(args, {k: kwargs[k] for k in sorted(kwargs)})
-        if key not in cache:
-            if len(cache) >= 16:
-                cache.pop(next(iter(cache)))
-            cache[key] = build(*args, **kwargs)
-        return cache[key]
-
-    return wrapper
+def _f64(x):
+    return jnp.asarray(x, dtype=jnp.float64)
 
 
-@cached
-def mw_kernel_loss(
+@_pytree(["R", "target", "sigma_v"], ["config", "require_positive_corr"])
+@dataclasses.dataclass(frozen=True, eq=False)
+class MWKernelData:
+    """Data of the MW kernel-shape loss :func:`mw_kernel_loss` (a pytree; build it with
+    :func:`mw_kernel_data`).
+
+    Attributes:
+        R: radii of the band, kpc, shape (N,).
+        target: the empirical kernel ``K_emp`` at ``R`` (dimensionless), shape (N,).
+        sigma_v: MW velocity dispersion, km/s (0-d array).
+        config: kernel quadrature and normalisation (static).
+        require_positive_corr: add the research correlation penalty (static: it chooses
+            the loss).
+    """
+
+    R: jax.Array
+    target: jax.Array
+    sigma_v: jax.Array
+    config: KernelConfig = FIT_CONFIG
+    require_positive_corr: bool = True
+
+
+def mw_kernel_data(
     radii,
     *,
     sigma_v: float = SIGMA_V["mw"],
     empirical=RESEARCH_MW_EMPIRICAL,
     config: KernelConfig = FIT_CONFIG,
     require_positive_corr: bool = True,
-):
-    """``loss(params) = chi2_K + penalty(corr)`` on the MW band (module doc); the same
-    arguments return the same function (:func:`cached`)."""
-    R = jnp.asarray(radii, dtype=jnp.float64)
-    target = empirical_kernel(R, dict(empirical))
-
-    def loss(params):
-        K = theory_kernel(R, sigma_v, params, config)
-        chi2_K = jnp.mean((K - target) ** 2)
-        if not require_positive_corr:
-            return chi2_K
-        return chi2_K + correlation_penalty(pearson(K, target))
-
-    return loss, target
+) -> MWKernelData:
+    """The MW kernel fit's data: ``radii`` (kpc, :func:`mw_band_radii`), the empirical kernel
+    with parameters ``empirical`` evaluated there once, and ``sigma_v`` (km/s)."""
+    R = _f64(radii)
+    return MWKernelData(R, empirical_kernel(R, dict(empirical)), _f64(sigma_v), config,
+                        bool(require_positive_corr))
 
 
-@cached
-def mw_vc_loss(
+def mw_kernel_loss(params, data: MWKernelData):
+    """``chi2_K + penalty(corr)`` on the MW band (module doc): ``chi2_K = mean((K_th -
+    K_emp)^2)``, ``corr`` the Pearson correlation of the two (dimensionless)."""
+    return _mw_shape_loss(theory_kernel(data.R, data.sigma_v, params, data.config), data)
+
+
+def _mw_shape_loss(K, data: MWKernelData):
+    """:func:`mw_kernel_loss` of the theory kernel ``K`` at ``data.R``."""
+    chi2_K = jnp.mean((K - data.target) ** 2)
+    if not data.require_positive_corr:
+        return chi2_K
+    return chi2_K + correlation_penalty(pearson(K, data.target))
+
+
+@_pytree(["R", "v_bar", "v_c", "sigma", "sigma_v"], ["config"])
+@dataclasses.dataclass(frozen=True, eq=False)
+class MWCurveData:
+    """Data of the MW rotation-curve chi2 :func:`mw_vc_loss` (a pytree; :func:`mw_curve_data`).
+
+    Attributes:
+        R: radii, kpc; v_bar: baryonic circular speed, v_c: observed circular speed and
+            sigma: its symmetric error, km/s; all of shape (n,).
+        sigma_v: MW velocity dispersion, km/s (0-d array).
+        config: kernel quadrature and normalisation (static).
+    """
+
+    R: jax.Array
+    v_bar: jax.Array
+    v_c: jax.Array
+    sigma: jax.Array
+    sigma_v: jax.Array
+    config: KernelConfig = FIT_CONFIG
+
+
+def mw_curve_data(
     mw: MilkyWay, *, sigma_v: float = SIGMA_V["mw"], config: KernelConfig = FIT_CONFIG
-):
-    """``chi2(params)`` of the MW rotation curve, ``v_model^2 = v_bar^2 (1 + K)``."""
+) -> MWCurveData:
+    """The arrays of a :class:`~jaxfit.gravity.data.MilkyWay` the rotation-curve chi2 uses
+    (its source and citation strings stay behind, so another curve compiles nothing new)."""
+    return MWCurveData(_f64(mw.R), _f64(mw.v_bar), _f64(mw.v_c), _f64(mw.sigma),
+                       _f64(sigma_v), config)
 
-    def chi2(params):
-        K = theory_kernel(mw.R, sigma_v, params, config)
-        return jnp.sum(((v_model(mw.v_bar**2, K) - mw.v_c) / mw.sigma) ** 2)
 
-    return chi2
+def mw_vc_loss(params, data: MWCurveData):
+    """``chi2 = sum(((v_model - v_c) / sigma)^2)`` of the MW rotation curve,
+    ``v_model^2 = v_bar^2 (1 + K)`` (dimensionless)."""
+    K = theory_kernel(data.R, data.sigma_v, params, data.config)
+    return jnp.sum(((v_model(data.v_bar**2, K) - data.v_c) / data.sigma) ** 2)
 
 
 # -------------------------------------------------------------------------- MW fit
@@ -345,29 +383,29 @@ def mw_fit(
     if target not in ("kernel", "vc"):
         raise ValueError(f"target must be 'kernel' or 'vc', got {target!r}")
     radii = mw_band_radii(r_min, r_max, stars=stars)
-    kernel_loss, K_emp = mw_kernel_loss(
-        radii,
-        sigma_v=sigma_v,
-        empirical=empirical,
-        config=config,
-        require_positive_corr=require_positive_corr,
-    )
+    kernel = mw_kernel_data(radii, sigma_v=sigma_v, empirical=empirical, config=config,
+                            require_positive_corr=require_positive_corr)
+    if target == "kernel":
+        objective, data = mw_kernel_loss, kernel
+    else:
+        mw = mw if mw is not None else load_milky_way()
+        objective, data = mw_vc_loss, mw_curve_data(mw, sigma_v=sigma_v, config=config)
     spec = theory_spec(fit_q_ref)
-    mw = mw if mw is not None or target == "kernel" else load_milky_way()
-    objective = (
-        kernel_loss if target == "kernel" else mw_vc_loss(mw, sigma_v=sigma_v, config=config)
-    )
+    # the data are an argument of the compiled fit: another band, target kernel, sigma_v or
+    # frozen Q_ref of the same shapes reuses it
     fit = minimize(
         objective,
         spec,
+        data=data,
         method=method,
         n_starts=1 if method == "de" else n_starts,
         seed=seed,
         progress=progress,
         **(FIT_OPTIONS | options),
     )
-    K_th = np.asarray(theory_kernel(jnp.asarray(radii), sigma_v, fit.x, config))
-    corr = float(pearson(jnp.asarray(K_th), K_emp))
+    K_emp = np.asarray(kernel.target)
+    K_th = np.asarray(theory_kernel(kernel.R, kernel.sigma_v, fit.x, config))
+    corr = float(pearson(jnp.asarray(K_th), kernel.target))
     chi2_vc = None if target == "kernel" else float(fit.fun)
     params, sign = signed_params(fit.x)
     settings = {
@@ -390,12 +428,12 @@ def mw_fit(
         params,
         sign,
         corr,
-        float(np.mean((K_th - np.asarray(K_emp)) ** 2)),
+        float(np.mean((K_th - K_emp) ** 2)),
         chi2_vc,
         bool(fit.success),
         radii,
         K_th,
-        np.asarray(K_emp),
+        K_emp,
         fit,
         settings,
     )
@@ -411,24 +449,30 @@ def mw_verdict(corr: float, chi2_K: float) -> dict:
 
 
 # --------------------------------------------------------------------------- SPARC
-@dataclasses.dataclass(frozen=True)
+@_pytree(["R", "Vobs", "errV", "v_bar2", "gas2", "disk2", "bulge2", "galaxy", "sigma_index",
+          "gate", "n_points", "sigma_values"])
+@dataclasses.dataclass(frozen=True, eq=False)
 class SparcPoints:
-    """The real (unpadded) SPARC points as flat arrays, shape (P,), with everything that
-    does not depend on the theory parameters precomputed (:func:`sparc_points`).
+    """The SPARC points as flat arrays, shape (P,), with everything that does not depend on
+    the theory parameters precomputed (:func:`sparc_points`). A pytree of arrays only: the
+    SPARC objectives take it as an argument, so another set of galaxies with the same
+    shapes (P points, G galaxies, U distinct dispersions) reuses their compiled programs.
 
     Attributes:
         R, Vobs, errV: radius (kpc), observed speed and its error (km/s) of each point.
         v_bar2: baryonic ``v_bar^2`` ((km/s)^2) with the chosen M/L and sign convention;
             gas2, disk2, bulge2: the components at M/L = 1 (same convention), for
             :func:`fit_upsilon`.
-        galaxy: index of each point's galaxy in ``names``; n_points: points per galaxy (G,).
+        galaxy: index of each point's galaxy (0..G-1); n_points: real points per galaxy (G,).
         sigma_index, sigma_values: each point's dispersion as an index into the distinct
-            values (km/s), so the kernel normalisation runs once per distinct value.
+            values (km/s, shape (U,)), so the kernel normalisation runs once per distinct
+            value.
         gate: per-point amplitude gate (1 without sigma gating).
-        names, sigma_v: galaxy names and dispersions (G,).
-        n_real: number of real points P; the arrays are padded to a multiple of the local
-            device count (copies of the last point with ``galaxy = G``, which
-            ``segment_sum`` drops), so :meth:`spread` can lay them over the devices.
+
+    The real points come first; the arrays are padded after them (to a multiple of the
+    local device count, or to ``n_points_total`` of :func:`sparc_points`) with copies of
+    the last point assigned to the non-existent galaxy ``G``, which ``segment_sum`` drops,
+    so :meth:`spread` can lay them over the devices.
     """
 
     R: jax.Array
@@ -439,16 +483,23 @@ class SparcPoints:
     disk2: jax.Array
     bulge2: jax.Array
     galaxy: jax.Array
-    n_points: jax.Array
     sigma_index: jax.Array
-    sigma_values: jax.Array
     gate: jax.Array
-    names: tuple[str, ...]
-    sigma_v: np.ndarray
-    n_real: int
+    n_points: jax.Array
+    sigma_values: jax.Array
 
     _PER_POINT = ("R", "Vobs", "errV", "v_bar2", "gas2", "disk2", "bulge2", "galaxy",
                   "sigma_index", "gate")
+
+    @property
+    def n_galaxies(self) -> int:
+        """Number of galaxies ``G`` (a shape, so also known while tracing)."""
+        return int(self.n_points.shape[0])
+
+    @property
+    def n_real(self) -> int:
+        """Number of real (unpadded) points, from concrete ``n_points`` (not under jit)."""
+        return int(np.sum(np.asarray(self.n_points)))
 
     def spread(self) -> SparcPoints:
         """Inside ``jit``: the per-point arrays laid over the local devices, so each
@@ -457,15 +508,23 @@ class SparcPoints:
         return dataclasses.replace(self, **dict(zip(self._PER_POINT, arrays, strict=True)))
 
 
-def _pad_points(arrays: dict, n_galaxies: int, multiple: int) -> dict:
-    """Pad per-point arrays to a multiple of ``multiple`` with copies of the last point
-    (valid inputs: no NaNs) assigned to the non-existent galaxy ``n_galaxies``."""
-    extra = -len(arrays["R"]) % multiple
+def _pad_points(arrays: dict, n_galaxies: int, size: int) -> dict:
+    """Pad per-point arrays to ``size`` points with copies of the last point (valid inputs:
+    no NaNs) assigned to the non-existent galaxy ``n_galaxies``."""
+    extra = size - len(arrays["R"])
     if not extra:
         return arrays
     out = {k: np.concatenate([v, np.repeat(v[-1:], extra)]) for k, v in arrays.items()}
     out["galaxy"][-extra:] = n_galaxies
     return out
+
+
+def _v_bar_squared_host(Vgas, Vdisk, Vbul, Y_d, Y_b, signed: bool) -> np.ndarray:
+    """:func:`~jaxfit.gravity.model.v_bar_squared` in numpy ((km/s)^2), for the host-side
+    preparation of the points: a JAX call would compile small programs for every new
+    batch shape, so a second galaxy set would recompile even when its points do not."""
+    square = (lambda v: v * np.abs(v)) if signed else np.square
+    return square(Vgas) + Y_d * square(Vdisk) + Y_b * square(Vbul)
 
 
 def sparc_points(
@@ -476,6 +535,8 @@ def sparc_points(
     signed: bool = True,
     use_sigma_gating: bool = False,
     beta_sigma: float = 1.0,
+    n_points_total: int | None = None,
+    n_dispersions: int | None = None,
 ) -> SparcPoints:
     """Flatten a padded :class:`~jaxfit.gravity.data.SparcBatch` (on the host, once).
 
@@ -484,50 +545,74 @@ def sparc_points(
     multiplied by ``G = Q^beta / (1 + Q^beta)``, ``Q = v_flat / sigma_v``
     (:func:`~jaxfit.gravity.model.sigma_gate`; galaxies without a summary value have the
     default 25 km/s = sigma_ref); ``G`` depends on the baryons only, so it is fixed here.
+
+    ``n_points_total`` pads the flat arrays to that many points (at least the real count;
+    default: the next multiple of the local device count) and ``n_dispersions`` the
+    distinct dispersions to that many (copies of the largest, whose normalisation is then
+    computed but never used), so that different galaxy sets of G galaxies give arrays of
+    the same shapes and share one compiled fit.
     """
     mask = np.asarray(batch.mask)
     galaxy, _ = np.nonzero(mask)
-    v_bar2 = v_bar_squared(batch.Vgas, batch.Vdisk, batch.Vbul, Y_d, Y_b, signed)
+    parts = {name: np.asarray(getattr(batch, name), dtype=np.float64)
+             for name in ("Vgas", "Vdisk", "Vbul")}
+    v_bar2 = _v_bar_squared_host(parts["Vgas"], parts["Vdisk"], parts["Vbul"], Y_d, Y_b, signed)
     gate = np.ones(batch.n_galaxies)
     if use_sigma_gating:
-        v_bar = jnp.sqrt(jnp.maximum(v_bar2, 0.0))
+        v_bar = np.sqrt(np.maximum(v_bar2, 0.0))
         gate = np.asarray(sigma_gate(v_bar, batch.mask, batch.sigma_v, beta_sigma))
-    sigma_v = np.asarray(batch.sigma_v)
-    sigma_values, inverse = np.unique(sigma_v, return_inverse=True)
+    sigma_values, inverse = np.unique(np.asarray(batch.sigma_v), return_inverse=True)
+    if n_dispersions is not None:
+        if n_dispersions < len(sigma_values):
+            raise ValueError(f"n_dispersions={n_dispersions} is below the {len(sigma_values)} "
+                             "distinct sigma_v of the batch")
+        sigma_values = np.concatenate(
+            [sigma_values, np.repeat(sigma_values[-1:], n_dispersions - len(sigma_values))])
     flat = {name: np.asarray(getattr(batch, name))[mask]
             for name in ("R", "Vobs", "errV", "Vgas", "Vdisk", "Vbul")}
     arrays = {
         "R": flat["R"], "Vobs": flat["Vobs"], "errV": flat["errV"],
-        "v_bar2": np.asarray(v_bar2)[mask],
-        **{k: np.asarray(v_bar_squared(flat[c], 0.0, 0.0, 1.0, 1.0, signed))
+        "v_bar2": v_bar2[mask],
+        **{k: _v_bar_squared_host(flat[c], 0.0, 0.0, 1.0, 1.0, signed)
            for k, c in (("gas2", "Vgas"), ("disk2", "Vdisk"), ("bulge2", "Vbul"))},
         "galaxy": galaxy, "sigma_index": inverse[galaxy], "gate": np.asarray(gate)[galaxy],
     }
-    arrays = _pad_points(arrays, batch.n_galaxies, len(local_devices()))
+    n_devices = len(local_devices())
+    size = len(galaxy) + (-len(galaxy) % n_devices)
+    if n_points_total is not None:
+        if n_points_total < len(galaxy):
+            raise ValueError(f"n_points_total={n_points_total} is below the {len(galaxy)} "
+                             "real points of the batch")
+        size = int(n_points_total)
+    arrays = _pad_points(arrays, batch.n_galaxies, size)
     return SparcPoints(
         **{k: jnp.asarray(v) for k, v in arrays.items()},
         n_points=jnp.asarray(mask.sum(axis=1)),
         sigma_values=jnp.asarray(sigma_values),
-        names=tuple(batch.names),
-        sigma_v=sigma_v,
-        n_real=len(galaxy),
     )
 
 
 def sparc_metrics(
     params, points: SparcPoints, *, phase_sign=1.0, config: KernelConfig = FIT_CONFIG
 ) -> dict:
-    """Per galaxy ``rms_bar``, ``rms_model``, ``delta_rms`` (km/s, shape (G,)), the model
-    speeds (P,) and the joint loss ``L_SPARC``. Pure JAX (jit/grad in ``params``); under jit
-    the points are spread over the local devices."""
+    """Per galaxy ``rms_bar``, ``rms_model``, ``delta_rms`` (km/s, shape (G,)), the
+    baryonic and model speeds ``V_bar``, ``V_model`` (km/s, shape (P,): the real points
+    first, then the padding, see :class:`SparcPoints`) and the joint loss ``L_SPARC``
+    (dimensionless). Pure JAX (jit/grad in ``params`` and ``points``); under jit the points
+    are spread over the local devices."""
     points = points.spread()
-    K = points.gate * theory_kernel_points(
+    K = theory_kernel_points(
         points.R, points.sigma_index, points.sigma_values, params, config, phase_sign
     )
-    n_galaxies = len(points.names)
+    return _sparc_from_kernel(K, points)
+
+
+def _sparc_from_kernel(K, points: SparcPoints) -> dict:
+    """:func:`sparc_metrics` from the (ungated) theory kernel ``K`` at the points."""
+    K = points.gate * K
 
     def rms(v):
-        total = jax.ops.segment_sum((points.Vobs - v) ** 2, points.galaxy, n_galaxies)
+        total = jax.ops.segment_sum((points.Vobs - v) ** 2, points.galaxy, points.n_galaxies)
         return jnp.sqrt(total / points.n_points)
 
     V_bar, V_model = v_model(points.v_bar2, 0.0), v_model(points.v_bar2, K)
@@ -536,10 +621,17 @@ def sparc_metrics(
         "rms_bar": rms_bar,
         "rms_model": rms_model,
         "delta_rms": rms_model - rms_bar,
-        "V_bar": V_bar[:points.n_real],
-        "V_model": V_model[:points.n_real],
+        "V_bar": V_bar,
+        "V_model": V_model,
         "L_SPARC": jnp.mean(rms_model**2) / jnp.mean(rms_bar**2),
     }
+
+
+# One compiled program per shape of the points (and config), not one small program per
+# array operation as an eager call would compile on its first run.
+@functools.partial(jax.jit, static_argnames="config")
+def _sparc_metrics_jit(params, points, phase_sign, config):
+    return sparc_metrics(params, points, phase_sign=phase_sign, config=config)
 
 
 UPSILON_GRID = np.round(np.arange(0.10, 2.0001, 0.01), 2)
@@ -566,15 +658,20 @@ def fit_upsilon(params, points: SparcPoints, *, phase_sign=1.0,
     v_bar2 = (points.gas2[:, None]
               + Y * (points.disk2[:, None] + BULGE_TO_DISC_UPSILON * points.bulge2[:, None]))
     residual = (points.Vobs[:, None] - v_model(v_bar2, K[:, None])) / points.errV[:, None]
-    chi2 = jax.ops.segment_sum(residual**2, points.galaxy, len(points.names))  # (G, M)
+    chi2 = jax.ops.segment_sum(residual**2, points.galaxy, points.n_galaxies)  # (G, M)
     best = jnp.clip(jnp.argmin(chi2, axis=1), 1, len(grid) - 2)
     rows = jnp.arange(chi2.shape[0])
     left, mid, right = chi2[rows, best - 1], chi2[rows, best], chi2[rows, best + 1]
     curvature = left - 2.0 * mid + right
     shift = jnp.where(curvature > 0, 0.5 * (left - right) / jnp.where(curvature > 0,
                                                                       curvature, 1.0), 0.0)
-    step = float(grid[1] - grid[0])
-    return jnp.clip(Y[best] + jnp.clip(shift, -1.0, 1.0) * step, grid[0], grid[-1])
+    step = Y[1] - Y[0]
+    return jnp.clip(Y[best] + jnp.clip(shift, -1.0, 1.0) * step, Y[0], Y[-1])
+
+
+@functools.partial(jax.jit, static_argnames="config")
+def _fit_upsilon_jit(params, points, phase_sign, config):
+    return fit_upsilon(params, points, phase_sign=phase_sign, config=config)
 
 
 @dataclasses.dataclass
@@ -693,24 +790,35 @@ def sparc_batch(
         Y_d=Y_d, Y_b=Y_b, signed=signed, use_sigma_gating=use_sigma_gating, beta_sigma=beta_sigma
     )
     points = sparc_points(batch, **options)
+    params = {k: float(v) for k, v in params.items()}
     Y_fit = None
     if fit_upsilon_per_galaxy:
-        Y_fit = np.asarray(fit_upsilon(dict(params), points, phase_sign=phase_sign,
-                                       config=config))
+        Y_fit = np.asarray(_fit_upsilon_jit(params, points, phase_sign, config))
         # padding points belong to galaxy G: give them a valid M/L too (they are dropped)
         Y_point = jnp.asarray(np.append(Y_fit, Y_fit[-1]))[points.galaxy]
         points = dataclasses.replace(points, v_bar2=points.gas2 + Y_point * (
             points.disk2 + BULGE_TO_DISC_UPSILON * points.bulge2))
-    metrics = {
-        k: np.asarray(v)
-        for k, v in sparc_metrics(
-            dict(params), points, phase_sign=phase_sign, config=config
-        ).items()
+    metrics = _sparc_metrics_jit(params, points, phase_sign, config)
+    settings = {
+        "fit_upsilon_per_galaxy": fit_upsilon_per_galaxy,
+        "theory_params": dict(params),
+        "phase_sign": phase_sign,
+        **options,
+        "config": dataclasses.asdict(config),
     }
+    return _sparc_result(batch, points, metrics, settings, Y_fit)
+
+
+def _sparc_result(batch: SparcBatch, points: SparcPoints, metrics, settings: dict,
+                  Y_fit=None) -> SparcResult:
+    """The :class:`SparcResult` of :func:`sparc_metrics` output (host side)."""
+    n_real = points.n_real
+    metrics = {k: np.asarray(v) for k, v in metrics.items()}
+    metrics["V_bar"], metrics["V_model"] = metrics["V_bar"][:n_real], metrics["V_model"][:n_real]
     table = pd.DataFrame(
         {
             "galaxy": list(batch.names),
-            "sigma_v": points.sigma_v,
+            "sigma_v": np.asarray(batch.sigma_v),
             "n_points": np.asarray(points.n_points),
             "rms_bar": metrics["rms_bar"],
             "rms_model": metrics["rms_model"],
@@ -741,13 +849,6 @@ def sparc_batch(
         "mask": mask,
         "V_bar": padded(metrics["V_bar"]),
         "V_model": padded(metrics["V_model"]),
-    }
-    settings = {
-        "fit_upsilon_per_galaxy": fit_upsilon_per_galaxy,
-        "theory_params": dict(params),
-        "phase_sign": phase_sign,
-        **options,
-        "config": dataclasses.asdict(config),
     }
     return SparcResult(table, summary, settings, curves)
 
@@ -859,9 +960,22 @@ def cluster_amplitude(
     if not 0.0 < low < high:
         raise ValueError(f"A_cluster bounds need 0 < min < max, got {bounds}")
     clusters = clusters if clusters is not None else cl.load_clusters()
+    params = {k: float(v) for k, v in params.items()}
+    k, A, loss = _cluster_profile_jit(params, cluster_data(clusters), _f64([low, high]),
+                                      phase_sign, config)
+    return _cluster_result(params, clusters, k, A, loss, phase_sign, (low, high))
+
+
+@functools.partial(jax.jit, static_argnames="config")
+def _cluster_profile_jit(params, clusters, bounds, phase_sign, config):
     k = cluster_unit_kernel(params, clusters, phase_sign=phase_sign, config=config)
-    A, loss = profile_a_cluster(k, clusters, (low, high))
-    A = float(A)
+    return (k, *profile_a_cluster(k, clusters, bounds))
+
+
+def _cluster_result(params, clusters: cl.ClusterSet, k, A, loss, phase_sign,
+                    bounds) -> ClusterFit:
+    """The :class:`ClusterFit` of a profiled amplitude ``A`` and unit kernel ``k`` (host)."""
+    A, k = float(A), np.asarray(k)
     M_th = np.asarray(cl.theory_mass(clusters, A * k))
     M_req, M_bar = np.asarray(clusters.M_required), np.asarray(clusters.M_bar)
     table = pd.DataFrame(
@@ -870,7 +984,7 @@ def cluster_amplitude(
             "R_E_kpc": np.asarray(clusters.R_E_kpc),
             "M_required": M_req,
             "M_bar": M_bar,
-            "K_at_RE": A * np.asarray(k),
+            "K_at_RE": A * k,
             "M_theory": M_th,
             "mass_ratio": M_th / M_req,
             "mass_ratio_baryons": M_bar / M_req,
@@ -879,7 +993,7 @@ def cluster_amplitude(
     settings = {
         "theory_params": dict(params),
         "phase_sign": phase_sign,
-        "bounds": [low, high],
+        "bounds": [float(b) for b in bounds],
         "sigma_v": np.asarray(clusters.sigma_v).tolist(),
         "projection": clusters.projection,
         "mu_e": clusters.mu_e,
@@ -938,8 +1052,49 @@ class JointFit:
         )
 
 
-@cached
-def joint_loss(
+@_pytree(["R_E_kpc", "sigma_v", "M_bar", "M_required"])
+@dataclasses.dataclass(frozen=True, eq=False)
+class ClusterData:
+    """The arrays of a :class:`~jaxfit.gravity.clusters.ClusterSet` that the cluster loss
+    uses, shape (C,) (a pytree of arrays only, so another set of C clusters compiles
+    nothing new): Einstein radius ``R_E_kpc`` (kpc), dispersion ``sigma_v`` (km/s), baryon
+    mass inside R_E ``M_bar`` and the mass R_E requires ``M_required`` (Msun)."""
+
+    R_E_kpc: jax.Array
+    sigma_v: jax.Array
+    M_bar: jax.Array
+    M_required: jax.Array
+
+
+def cluster_data(clusters: cl.ClusterSet) -> ClusterData:
+    """The :class:`ClusterData` of a cluster set."""
+    return ClusterData(*(_f64(getattr(clusters, k))
+                         for k in ("R_E_kpc", "sigma_v", "M_bar", "M_required")))
+
+
+@_pytree(["mw", "sparc", "clusters", "weights", "bounds"], ["config"])
+@dataclasses.dataclass(frozen=True, eq=False)
+class JointData:
+    """Data of the joint loss :func:`joint_loss` (a pytree; build it with :func:`joint_data`).
+
+    Attributes:
+        mw: the MW band (:class:`MWKernelData`, with the correlation penalty).
+        sparc: the SPARC points (:class:`SparcPoints`).
+        clusters: the clusters (:class:`ClusterData`).
+        weights: ``(w_MW, w_SPARC, w_cl)``, shape (3,).
+        bounds: the ``A_cluster`` range, shape (2,).
+        config: kernel quadrature and normalisation of all three parts (static).
+    """
+
+    mw: MWKernelData
+    sparc: SparcPoints
+    clusters: ClusterData
+    weights: jax.Array
+    bounds: jax.Array
+    config: KernelConfig = FIT_CONFIG
+
+
+def joint_data(
     batch: SparcBatch,
     clusters: cl.ClusterSet,
     *,
@@ -951,30 +1106,89 @@ def joint_loss(
     bounds=A_CLUSTER_BOUNDS,
     use_sigma_gating: bool = False,
     beta_sigma: float = 1.0,
-):
-    """``(loss(params), parts(params))``: the weighted joint loss and its three parts (the
-    same data return the same functions, :func:`cached`)."""
-    mw_loss, _ = mw_kernel_loss(radii, sigma_v=sigma_v_mw, empirical=empirical, config=config)
-    w_mw, w_sparc, w_cl = (float(w) for w in weights)
+    n_points_total: int | None = None,
+    n_dispersions: int | None = None,
+) -> JointData:
+    """The :class:`JointData` of MW radii (kpc), SPARC galaxies and clusters; the SPARC
+    options (and the padding ``n_points_total``, ``n_dispersions``) as
+    :func:`sparc_points`."""
+    return JointData(
+        mw=mw_kernel_data(radii, sigma_v=sigma_v_mw, empirical=empirical, config=config),
+        sparc=sparc_points(batch, use_sigma_gating=use_sigma_gating, beta_sigma=beta_sigma,
+                           n_points_total=n_points_total, n_dispersions=n_dispersions),
+        clusters=cluster_data(clusters),
+        weights=_f64([float(w) for w in weights]),
+        bounds=_f64([float(b) for b in bounds]),
+        config=config,
+    )
 
-    points = sparc_points(batch, use_sigma_gating=use_sigma_gating, beta_sigma=beta_sigma)
 
-    def parts(params):
-        sparc = sparc_metrics(params, points, config=config)
-        k = cluster_unit_kernel(params, clusters, config=config)
-        A_cluster, L_cl = profile_a_cluster(k, clusters, bounds)
-        return {
-            "L_MW": mw_loss(params),
-            "L_SPARC": sparc["L_SPARC"],
-            "L_cluster": L_cl,
-            "A_cluster": A_cluster,
-        }
+def joint_kernels(params, data: JointData):
+    """``(K_MW, K_SPARC, k_cl)``: the theory kernel at the MW radii and at the SPARC points
+    (ungated), and its unit-amplitude shape at the clusters' Einstein radii
+    (:func:`cluster_unit_kernel`), all dimensionless.
 
-    def loss(params):
-        p = parts(params)
-        return w_mw * p["L_MW"] + w_sparc * p["L_SPARC"] + w_cl * p["L_cluster"]
+    All three come from one :func:`~jaxfit.gravity.model.theory_kernel_points` call over
+    the concatenated radii, with one reference maximum per dispersion (the MW's, SPARC's
+    distinct values, each cluster's): each value is computed exactly as the separate calls
+    would, but the compiled gradient holds the wavelength quadrature once instead of three
+    times, which is most of the fit's compile time.
+    """
+    mw, sparc, clusters = data.mw, data.sparc, data.clusters
+    n_mw, n_sparc, n_cl = mw.R.shape[0], sparc.R.shape[0], clusters.R_E_kpc.shape[0]
+    n_sigma = sparc.sigma_values.shape[0]
+    R = jnp.concatenate([mw.R, sparc.R, clusters.R_E_kpc])
+    sigma_values = jnp.concatenate([mw.sigma_v[None], sparc.sigma_values, clusters.sigma_v])
+    sigma_index = jnp.concatenate([
+        jnp.zeros(n_mw, jnp.int32),
+        1 + sparc.sigma_index.astype(jnp.int32),
+        1 + n_sigma + jnp.arange(n_cl, dtype=jnp.int32),
+    ])
+    # the clusters take the kernel shape at unit amplitude (A_cluster multiplies it)
+    A = jnp.asarray(params["A_global"], jnp.float64)
+    amplitude = jnp.concatenate([jnp.broadcast_to(A, (n_mw + n_sparc,)), jnp.ones(n_cl)])
+    K = theory_kernel_points(R, sigma_index, sigma_values,
+                             dict(params) | {"A_global": amplitude}, data.config)
+    return K[:n_mw], K[n_mw:n_mw + n_sparc], K[n_mw + n_sparc:]
 
-    return loss, parts
+
+def joint_parts(params, data: JointData) -> dict:
+    """The three parts of the joint loss and the profiled cluster amplitude:
+    ``{"L_MW", "L_SPARC", "L_cluster", "A_cluster"}`` (dimensionless)."""
+    K_mw, K_sparc, k_cl = joint_kernels(params, data)
+    A_cluster, L_cl = profile_a_cluster(k_cl, data.clusters, data.bounds)
+    return {
+        "L_MW": _mw_shape_loss(K_mw, data.mw),
+        "L_SPARC": _sparc_from_kernel(K_sparc, data.sparc)["L_SPARC"],
+        "L_cluster": L_cl,
+        "A_cluster": A_cluster,
+    }
+
+
+def joint_loss(params, data: JointData):
+    """``L = w_MW L_MW + w_SPARC L_SPARC + w_cl L_cl`` (module doc), dimensionless."""
+    p = joint_parts(params, data)
+    w = data.weights
+    return w[0] * p["L_MW"] + w[1] * p["L_SPARC"] + w[2] * p["L_cluster"]
+
+
+@jax.jit
+def _joint_report(params, data: JointData) -> dict:
+    """Everything :func:`joint_fit` reports at the best fit, from one kernel evaluation
+    (one compiled program instead of one per part)."""
+    K_mw, K_sparc, k_cl = joint_kernels(params, data)
+    A_cluster, L_cl = profile_a_cluster(k_cl, data.clusters, data.bounds)
+    sparc = _sparc_from_kernel(K_sparc, data.sparc)
+    target = data.mw.target
+    return {
+        "L_MW": _mw_shape_loss(K_mw, data.mw),
+        "L_SPARC": sparc["L_SPARC"],
+        "L_cluster": L_cl,
+        "A_cluster": A_cluster,
+        "k_cl": k_cl,
+        "sparc": sparc,
+        "mw": {"corr": pearson(K_mw, target), "chi2_K": jnp.mean((K_mw - target) ** 2)},
+    }
 
 
 def joint_fit(
@@ -991,6 +1205,8 @@ def joint_fit(
     beta_sigma: float = 1.0,
     bounds=A_CLUSTER_BOUNDS,
     config: KernelConfig = FIT_CONFIG,
+    n_points_total: int | None = None,
+    n_dispersions: int | None = None,
     method: str = "lbfgs",
     n_starts: int = 4,
     seed: int = 0,
@@ -998,10 +1214,15 @@ def joint_fit(
     **options,
 ) -> JointFit:
     """One theta for MW + SPARC + clusters (research ``fit_theory_kernel_joint.py``), the
-    cluster amplitude profiled; gradient-based multi-start by default, ``method="de"``."""
+    cluster amplitude profiled; gradient-based multi-start by default, ``method="de"``.
+
+    The objective is :func:`joint_loss` with its :class:`JointData` as an argument, so a
+    second fit of the same shapes (other galaxies padded with ``n_points_total`` and
+    ``n_dispersions``, see :func:`sparc_points`; other clusters, weights, bounds) compiles
+    nothing new."""
     clusters = clusters if clusters is not None else cl.load_clusters()
     radii = mw_band_radii(r_min, r_max, stars=stars)
-    loss, parts = joint_loss(
+    data = joint_data(
         batch,
         clusters,
         radii=radii,
@@ -1011,27 +1232,29 @@ def joint_fit(
         bounds=bounds,
         use_sigma_gating=use_sigma_gating,
         beta_sigma=beta_sigma,
+        n_points_total=n_points_total,
+        n_dispersions=n_dispersions,
     )
     spec = theory_spec(fit_q_ref)
+    # one module-level objective and its data as an argument: the compiled fit is reused by
+    # any other galaxies, clusters, weights or frozen values of the same shapes
     fit = minimize(
-        loss,
+        joint_loss,
         spec,
+        data=data,
         method=method,
         n_starts=1 if method == "de" else n_starts,
         seed=seed,
         progress=progress,
         **(FIT_OPTIONS | options),
     )
-    values = {k: float(v) for k, v in jax.jit(parts)(fit.x).items()}
+    report = jax.tree_util.tree_map(np.asarray, _joint_report(fit.x, data))
     params, sign = signed_params(fit.x)
-    mw_loss, K_emp = mw_kernel_loss(radii, sigma_v=sigma_v_mw, config=config)
-    K_th = theory_kernel(jnp.asarray(radii), sigma_v_mw, fit.x, config)
-    sparc = sparc_batch(
-        fit.x, batch, config=config, use_sigma_gating=use_sigma_gating, beta_sigma=beta_sigma
-    )
-    cluster = cluster_amplitude(fit.x, clusters, bounds=bounds, config=config)
+    sparc = _sparc_result(batch, data.sparc, report["sparc"], {})
+    cluster = _cluster_result(fit.x, clusters, report["k_cl"], report["A_cluster"],
+                              report["L_cluster"], 1.0, bounds)
     metrics = {
-        "mw": {"corr": float(pearson(K_th, K_emp)), "chi2_K": float(jnp.mean((K_th - K_emp) ** 2))},
+        "mw": {k: float(v) for k, v in report["mw"].items()},
         "sparc": sparc.summary,
         "clusters": {
             "A_cluster": cluster.A_cluster_best,
@@ -1042,7 +1265,8 @@ def joint_fit(
             ),
         },
     }
-    losses = {k: values[k] for k in ("L_MW", "L_SPARC", "L_cluster")} | {"total": float(fit.fun)}
+    losses = {k: float(report[k]) for k in ("L_MW", "L_SPARC", "L_cluster")}
+    losses["total"] = float(fit.fun)
     settings = {
         "weights": list(weights),
         "r_min": r_min,

@@ -89,15 +89,30 @@ def test_signed_params_and_theory_json(tmp_path):
 
 def test_mw_kernel_loss_equals_numpy():
     radii = gf.mw_band_radii(12.0, 16.0, n=20)
-    loss, target = gf.mw_kernel_loss(radii, config=gf.FIT_CONFIG)
+    data = gf.mw_kernel_data(radii, config=gf.FIT_CONFIG)
     K = np.asarray(theory_kernel(radii, 30.0, THETA, gf.FIT_CONFIG))
     emp = np.asarray(empirical_kernel(radii, dict(gf.RESEARCH_MW_EMPIRICAL)))
     c = np.corrcoef(K, emp)[0, 1]
     penalty = 0.0 if c >= 0.9 else (10 * (0.9 - c) ** 2 if c >= 0.7 else None)
     expected = np.mean((K - emp) ** 2) + (penalty if penalty is not None else
                                            float(gf.correlation_penalty(c)))
-    assert float(loss(THETA)) == pytest.approx(expected, rel=1e-12)
-    np.testing.assert_allclose(np.asarray(target), emp, rtol=1e-14)
+    assert float(gf.mw_kernel_loss(THETA, data)) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(np.asarray(data.target), emp, rtol=1e-14)
+    # without the penalty: chi2_K alone; the flag is static, the arrays are data
+    plain = gf.mw_kernel_data(radii, config=gf.FIT_CONFIG, require_positive_corr=False)
+    assert float(gf.mw_kernel_loss(THETA, plain)) == pytest.approx(np.mean((K - emp) ** 2),
+                                                                   rel=1e-12)
+
+
+def test_mw_vc_loss_equals_numpy():
+    from jaxfit.gravity.data import load_milky_way
+
+    mw = load_milky_way()
+    data = gf.mw_curve_data(mw)
+    K = np.asarray(theory_kernel(np.asarray(mw.R), 30.0, THETA, gf.FIT_CONFIG))
+    v = np.sqrt(np.maximum(np.asarray(mw.v_bar) ** 2 * (1 + K), 0.0))
+    expected = np.sum(((v - np.asarray(mw.v_c)) / np.asarray(mw.sigma)) ** 2)
+    assert float(gf.mw_vc_loss(THETA, data)) == pytest.approx(expected, rel=1e-12)
 
 
 # ------------------------------------------------------------------------ SPARC
@@ -155,8 +170,8 @@ def test_sparc_points_padded_for_devices_change_nothing(monkeypatch):
     for k in ga:
         assert float(ga[k]) == pytest.approx(float(gb[k]), rel=1e-12, abs=1e-300), k
     m_plain, m_pad = gf.sparc_metrics(THETA, plain), gf.sparc_metrics(THETA, padded)
-    assert m_pad["V_model"].shape == (n,)
-    np.testing.assert_allclose(m_pad["V_model"], m_plain["V_model"], rtol=1e-14)
+    assert m_pad["V_model"].shape == padded.R.shape  # the real points first
+    np.testing.assert_allclose(m_pad["V_model"][:n], m_plain["V_model"][:n], rtol=1e-14)
     np.testing.assert_allclose(gf.fit_upsilon(THETA, padded), gf.fit_upsilon(THETA, plain),
                                rtol=1e-12)
 
@@ -208,9 +223,9 @@ def test_verdict_applies_the_research_criteria():
 
 # ------------------------------------------------------------------------- fits
 def test_mw_kernel_fit_improves_and_reports(tmp_path):
-    start, _ = gf.mw_kernel_loss(gf.mw_band_radii())
+    start = gf.mw_kernel_loss(dict(THEORY_DEFAULTS), gf.mw_kernel_data(gf.mw_band_radii()))
     result = gf.mw_fit(n_starts=3, maxiter=60, progress=False)
-    assert result.fit.fun < float(start(dict(THEORY_DEFAULTS)))
+    assert result.fit.fun < float(start)
     # reported correlation and chi2_K are those of the returned kernel
     assert result.corr_K_emp_theory == pytest.approx(
         np.corrcoef(result.K_th, result.K_emp)[0, 1], abs=1e-12)
@@ -223,17 +238,48 @@ def test_mw_kernel_fit_improves_and_reports(tmp_path):
         gf.mw_fit(target="speed")
 
 
+def test_joint_loss_equals_its_parts_computed_separately():
+    """The joint loss evaluates the kernel once over MW radii, SPARC points and cluster
+    radii together; each part equals its own function to rounding."""
+    batch, clusters = synthetic_batch(), cl.load_clusters()
+    data = gf.joint_data(batch, clusters, radii=gf.mw_band_radii(), weights=(0.5, 2.0, 3.0),
+                         bounds=(0.01, 5.0))
+    parts = gf.joint_parts(THETA, data)
+    mw = float(gf.mw_kernel_loss(THETA, gf.mw_kernel_data(gf.mw_band_radii())))
+    sparc = float(gf.sparc_metrics(THETA, gf.sparc_points(batch))["L_SPARC"])
+    k = gf.cluster_unit_kernel(THETA, clusters)
+    A, L_cl = (float(v) for v in gf.profile_a_cluster(k, clusters, (0.01, 5.0)))
+    assert float(parts["L_MW"]) == pytest.approx(mw, rel=1e-13)
+    assert float(parts["L_SPARC"]) == pytest.approx(sparc, rel=1e-13)
+    assert float(parts["L_cluster"]) == pytest.approx(L_cl, rel=1e-13)
+    assert float(parts["A_cluster"]) == pytest.approx(A, rel=1e-13)
+    assert float(gf.joint_loss(THETA, data)) == pytest.approx(
+        0.5 * mw + 2.0 * sparc + 3.0 * L_cl, rel=1e-13)
+    # the gradient through the shared kernel evaluation equals the sum of the parts'
+    grad = jax.grad(gf.joint_loss)(THETA, data)
+    separate = [jax.grad(lambda p: gf.mw_kernel_loss(p, gf.mw_kernel_data(gf.mw_band_radii())))(
+                    THETA),
+                jax.grad(lambda p: gf.sparc_metrics(p, gf.sparc_points(batch))["L_SPARC"])(THETA),
+                jax.grad(lambda p: gf.profile_a_cluster(gf.cluster_unit_kernel(p, clusters),
+                                                        clusters, (0.01, 5.0))[1])(THETA)]
+    for name in THETA:
+        expected = sum(w * float(g[name]) for w, g in zip((0.5, 2.0, 3.0), separate,
+                                                           strict=True))
+        assert float(grad[name]) == pytest.approx(expected, rel=1e-10, abs=1e-12), name
+
+
 @pytest.mark.slow
 def test_joint_fit_on_synthetic_galaxies_lowers_the_loss():
     batch = synthetic_batch()
-    loss, parts = gf.joint_loss(batch, cl.load_clusters(), radii=gf.mw_band_radii(n=16))
+    data = gf.joint_data(batch, cl.load_clusters(), radii=gf.mw_band_radii())
     result = gf.joint_fit(batch, n_starts=2, maxiter=25, progress=False)
-    assert result.losses["total"] <= float(loss(dict(THEORY_DEFAULTS)))
+    assert result.losses["total"] <= float(gf.joint_loss(dict(THEORY_DEFAULTS), data))
     assert set(result.losses) == {"L_MW", "L_SPARC", "L_cluster", "total"}
     # jit equals eager for the joint loss; gradient finite
-    eager = float(loss(THETA))
-    assert float(jax.jit(loss)(THETA)) == pytest.approx(eager, rel=1e-12)
-    assert all(np.isfinite(float(v)) for v in jax.grad(loss)(THETA).values())
+    eager = float(gf.joint_loss(THETA, data))
+    assert float(jax.jit(gf.joint_loss)(THETA, data)) == pytest.approx(eager, rel=1e-12)
+    grad = jax.grad(gf.joint_loss)(THETA, data)
+    assert all(np.isfinite(float(v)) for v in grad.values())
     assert set(gf.verdict(result.metrics)) == {"mw", "sparc", "clusters", "all_passed"}
 
 
@@ -263,7 +309,7 @@ def test_per_galaxy_upsilon_equals_scipy_bounded_fit():
 def test_mw_fit_with_core_differential_evolution():
     """The research optimiser as an option: core DE (small population, few generations)
     improves on the default parameters' loss."""
-    start, _ = gf.mw_kernel_loss(gf.mw_band_radii())
+    start = gf.mw_kernel_loss(dict(THEORY_DEFAULTS), gf.mw_kernel_data(gf.mw_band_radii()))
     result = gf.mw_fit(method="de", maxiter=8, popsize=5, polish=False, progress=False)
     assert result.fit.method == "de"
-    assert result.fit.fun < float(start(dict(THEORY_DEFAULTS)))
+    assert result.fit.fun < float(start)
