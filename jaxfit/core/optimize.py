@@ -226,10 +226,11 @@ class FitResult:
 
 # ------------------------------------------------------------------------ solvers
 def objective_in_u(fun: Callable, spec: ParamSpec) -> Callable:
-    """``f(u, fixed, data)``: ``fun(params, data)`` of the unconstrained free parameters."""
+    """``f(u, fixed, data, bounds=None)``: ``fun(params, data)`` of the unconstrained free
+    parameters (bounds: the spec's, or ``(lower, upper)`` arrays of the same kinds)."""
 
-    def f(u, fixed, data):
-        return fun(spec.unpack(spec.from_unconstrained(u), fixed), data)
+    def f(u, fixed, data, bounds=None):
+        return fun(spec.unpack(spec.from_unconstrained(u, bounds), fixed), data)
 
     return f
 
@@ -300,12 +301,13 @@ def _adam(f_u, u0, opts: SolverOptions) -> SolveOutput:
     return _iterate(step, opt.init(u0), f_u, u0, opts)
 
 
-def _de(f_u, spec: ParamSpec, u0, key, opts: SolverOptions) -> SolveOutput:
-    """Differential evolution in the unit cube of the bounds; u0 seeds one member."""
+def _de(f_u, spec: ParamSpec, bounds, u0, key, opts: SolverOptions) -> SolveOutput:
+    """Differential evolution in the unit cube of ``bounds = (lower, upper)``; u0 seeds one
+    member."""
     n = spec.n_free
-    lo, width = spec.lower, spec.upper - spec.lower
+    lo, width = bounds[0], bounds[1] - bounds[0]
     n_pop = max(5, opts.popsize * n)
-    to_u = lambda p: spec.to_unconstrained(lo + width * p)  # noqa: E731
+    to_u = lambda p: spec.to_unconstrained(lo + width * p, bounds)  # noqa: E731
 
     def fitness(pop):
         values = jax.vmap(f_u)(jax.vmap(to_u)(pop))
@@ -313,7 +315,7 @@ def _de(f_u, spec: ParamSpec, u0, key, opts: SolverOptions) -> SolveOutput:
 
     key, k_init = jax.random.split(key)
     pop = jax.random.uniform(k_init, (n_pop, n))
-    pop = pop.at[0].set(jnp.clip((spec.from_unconstrained(u0) - lo) / width, 0.0, 1.0))
+    pop = pop.at[0].set(jnp.clip((spec.from_unconstrained(u0, bounds) - lo) / width, 0.0, 1.0))
     fit = fitness(pop)
 
     def converged(fit):
@@ -370,27 +372,30 @@ def _de(f_u, spec: ParamSpec, u0, key, opts: SolverOptions) -> SolveOutput:
 
 @functools.lru_cache(maxsize=64)
 def make_solver(fun: Callable, spec: ParamSpec, method: str, options: SolverOptions) -> Callable:
-    """Pure ``solve(u0, fixed, key, data) -> SolveOutput`` for one start of a JAX method.
+    """Pure ``solve(u0, fixed, key, data, bounds=None) -> SolveOutput`` for one start of a
+    JAX method.
 
     ``fun(params, data)`` is the objective; ``u0`` is the start in unconstrained space,
     ``fixed`` the frozen parameters' values, ``key`` a PRNG key (used by DE only), ``data``
-    the objective's data pytree. The returned ``x`` is constrained. Cached on (fun, spec,
-    method, options); callers pass ``spec.skeleton()`` so repeated fits of one objective
-    compile once whatever their starting values, frozen values and data.
+    the objective's data pytree, ``bounds`` the free parameters' ``(lower, upper)`` (default:
+    ``spec``'s). The returned ``x`` is constrained. Cached on (fun, spec, method, options);
+    callers pass ``spec.skeleton()`` and the bounds, so repeated fits of one objective
+    compile once whatever their starting values, frozen values, bounds and data.
     """
     f_u = objective_in_u(fun, spec)
 
-    def solve(u0, fixed, key, data):
-        f = lambda u: f_u(u, fixed, data)  # noqa: E731
+    def solve(u0, fixed, key, data, bounds=None):
+        bounds = spec.bound_arrays() if bounds is None else bounds
+        f = lambda u: f_u(u, fixed, data, bounds)  # noqa: E731
         if method == "lbfgs":
             out = _lbfgs(f, u0, options)
         elif method == "adam":
             out = _adam(f, u0, options)
         elif method == "de":
-            out = _de(f, spec, u0, key, options)
+            out = _de(f, spec, bounds, u0, key, options)
         else:
             raise ValueError(f"method {method!r} has no batched solver; use one of lbfgs/adam/de")
-        return out._replace(x=spec.from_unconstrained(out.x))
+        return out._replace(x=spec.from_unconstrained(out.x, bounds))
 
     return solve
 
@@ -448,7 +453,7 @@ def solve_batch(
     out = map_batched(
         _start_item(solve, skeleton),
         (x0, fixed, key_data),
-        shared=data,
+        shared=(data, spec.bound_arrays()),
         chunk_size=chunk_size,
         devices=devices,
         progress=progress,
@@ -459,13 +464,14 @@ def solve_batch(
 
 @functools.lru_cache(maxsize=64)
 def _start_item(solve: Callable, skeleton: ParamSpec) -> Callable:
-    """One batch item ``((x0, fixed, key data), data) -> SolveOutput``: the start is mapped
-    to unconstrained space inside the compiled program (no eager operations before the fit),
-    and keys travel as raw uint32 data so they chunk and shard like any array."""
-    def item(args, data):
+    """One batch item ``((x0, fixed, key data), (data, bounds)) -> SolveOutput``: the start
+    is mapped to unconstrained space inside the compiled program (no eager operations before
+    the fit), and keys travel as raw uint32 data so they chunk and shard like any array."""
+    def item(args, shared):
         x0, fixed, key_data = args
-        u0 = jnp.clip(skeleton.to_unconstrained(x0), -U_START_MAX, U_START_MAX)
-        return solve(u0, fixed, jax.random.wrap_key_data(key_data), data)
+        data, bounds = shared
+        u0 = jnp.clip(skeleton.to_unconstrained(x0, bounds), -U_START_MAX, U_START_MAX)
+        return solve(u0, fixed, jax.random.wrap_key_data(key_data), data, bounds)
 
     return item
 

@@ -169,15 +169,22 @@ class ParamSpec:
         return ParamSpec(params)
 
     def skeleton(self) -> ParamSpec:
-        """The same names, bounds and frozen flags with canonical defaults.
+        """The same names, frozen flags and *kinds* of bounds, with canonical bound values
+        (0 and 1 where finite) and defaults.
 
-        Compiled solvers depend only on this structure (frozen values are passed as
-        arguments), so caching them on the skeleton lets fits that differ only in their
-        starting values reuse one compilation.
+        Compiled solvers depend only on this structure (frozen values, starts and bound
+        values are passed as arguments), so caching them on the skeleton lets fits that
+        differ only in their starting values, frozen values or bounds (a profile's global
+        fit inside the grid range) reuse one compilation.
         """
-        return ParamSpec(
-            dataclasses.replace(p, default=min(max(0.0, p.lower), p.upper)) for p in self.params
-        )
+        params = []
+        for p in self.params:
+            lower = 0.0 if math.isfinite(p.lower) else -math.inf
+            upper = (lower + 1.0 if math.isfinite(p.upper) else math.inf) if math.isfinite(
+                p.lower) else (0.0 if math.isfinite(p.upper) else math.inf)
+            default = lower if math.isfinite(lower) else min(0.0, upper)
+            params.append(Param(p.name, default, lower, upper, frozen=p.frozen))
+        return ParamSpec(params)
 
     def free_only(self, names: Iterable[str]) -> ParamSpec:
         """A new spec in which exactly ``names`` are free and every other parameter frozen."""
@@ -251,13 +258,30 @@ class ParamSpec:
         return {k: float(v) for k, v in self.unpack(np.asarray(x), fixed).items()}
 
     # ------------------------------------------------------------------- transforms
-    def from_unconstrained(self, u) -> jax.Array:
-        """Map unconstrained ``u`` (any reals) to free parameters ``x`` inside the bounds."""
+    def _bound_values(self, bounds):
+        """Which kind of bound each free parameter has (static, from the spec) and the bound
+        values with 0 where there is none: the spec's own, or ``bounds = (lower, upper)``
+        arrays given by the caller (possibly traced, so a compiled solver serves every
+        bound value of the same kinds)."""
         lo, hi = self.lower, self.upper
         both = np.isfinite(lo) & np.isfinite(hi)
         low_only = np.isfinite(lo) & ~np.isfinite(hi)
         high_only = ~np.isfinite(lo) & np.isfinite(hi)
-        lo_s, hi_s = np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0)
+        if bounds is not None:
+            lo, hi = bounds
+        lo_s = jnp.where(np.isfinite(self.lower), lo, 0.0)
+        hi_s = jnp.where(np.isfinite(self.upper), hi, 0.0)
+        return both, low_only, high_only, lo_s, hi_s
+
+    def bound_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(lower, upper)`` of the free parameters, the ``bounds`` argument of the
+        transforms."""
+        return np.asarray(self.lower), np.asarray(self.upper)
+
+    def from_unconstrained(self, u, bounds=None) -> jax.Array:
+        """Map unconstrained ``u`` (any reals) to free parameters ``x`` inside the bounds
+        (the spec's, or ``bounds = (lower, upper)`` of the same kinds)."""
+        both, low_only, high_only, lo_s, hi_s = self._bound_values(bounds)
         return jnp.where(
             both,
             lo_s + (hi_s - lo_s) * jax.nn.sigmoid(u),
@@ -268,16 +292,12 @@ class ParamSpec:
             ),
         )
 
-    def to_unconstrained(self, x) -> jax.Array:
+    def to_unconstrained(self, x, bounds=None) -> jax.Array:
         """Inverse of :meth:`from_unconstrained`; points on a bound map to finite ``u``."""
-        lo, hi = self.lower, self.upper
-        both = np.isfinite(lo) & np.isfinite(hi)
-        low_only = np.isfinite(lo) & ~np.isfinite(hi)
-        high_only = ~np.isfinite(lo) & np.isfinite(hi)
-        lo_s, hi_s = np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0)
-        width = np.where(both, hi_s - lo_s, 1.0)
+        both, low_only, high_only, lo_s, hi_s = self._bound_values(bounds)
+        width = jnp.where(both, hi_s - lo_s, 1.0)
         frac = jnp.clip((x - lo_s) / width, BOUND_EPS, 1.0 - BOUND_EPS)
-        scale = np.maximum(np.abs(np.where(low_only, lo_s, hi_s)), 1.0)
+        scale = jnp.maximum(jnp.abs(jnp.where(low_only, lo_s, hi_s)), 1.0)
         # inverse softplus log(expm1(d)), written to stay finite for tiny and large d
         d = jnp.where(low_only, x - lo_s, jnp.where(high_only, hi_s - x, 1.0))
         d = jnp.maximum(d, BOUND_EPS * scale)

@@ -70,6 +70,24 @@ def test_scan_at_other_frozen_values_and_data_compiles_nothing_new():
     assert not np.allclose(first.chi2, second.chi2)
 
 
+def test_profile_over_another_range_reuses_the_global_fit():
+    """Bounds are arguments too: the global fit inside another grid range (narrowed bounds)
+    and a fit with other bounds of the same kinds reuse the compiled solvers."""
+    data = _data(2.0, 1.0)
+    scan(line_chi2, SPEC, {"slope": np.linspace(1.0, 3.0, 5)}, data=data, n_starts=2,
+         progress=False)
+    moved, traced = _traces_of(lambda: scan(line_chi2, SPEC, {"slope": np.linspace(1.8, 2.6, 5)},
+                                            data=data, n_starts=2, progress=False))
+    assert traced == 0
+    assert 1.8 <= moved.global_fit.x["slope"] <= 2.6
+    narrow = SPEC.replace("offset", lower=0.0, upper=0.5)
+    fit, traced = _traces_of(lambda: minimize(line_chi2, narrow, data=data, n_starts=4,
+                                              progress=False))
+    assert traced == 0
+    # the narrowed bound is respected: the free optimum (offset ~ 1) is outside it
+    assert fit.x["offset"] == pytest.approx(0.5, abs=1e-6)
+
+
 def test_hessian_on_other_data_compiles_nothing_new():
     data = _data(2.0, 1.0)
     fit = minimize(line_chi2, SPEC, data=data, progress=False)

@@ -275,18 +275,37 @@ def test_freeze_free_only_replace_with_defaults():
         SPEC.with_defaults({"both": -2.0})
 
 
-def test_skeleton_keeps_structure_with_canonical_defaults():
+def test_skeleton_keeps_structure_with_canonical_bounds_and_defaults():
     skeleton = SPEC.skeleton()
     assert skeleton.names == SPEC.names and skeleton.frozen_names == SPEC.frozen_names
-    np.testing.assert_array_equal(skeleton.lower, SPEC.lower)
-    np.testing.assert_array_equal(skeleton.upper, SPEC.upper)
-    # 0 clipped into the bounds
-    assert skeleton.defaults == {"both": 0.0, "low": 1.0, "high": -0.5, "free": 0.0,
+    # the kinds of bounds stay (finite or not); their values become canonical
+    np.testing.assert_array_equal(np.isfinite(skeleton.lower), np.isfinite(SPEC.lower))
+    np.testing.assert_array_equal(np.isfinite(skeleton.upper), np.isfinite(SPEC.upper))
+    assert skeleton["both"].lower == 0.0 and skeleton["both"].upper == 1.0
+    assert skeleton["low"].lower == 0.0 and skeleton["high"].upper == 0.0
+    assert skeleton.defaults == {"both": 0.0, "low": 0.0, "high": 0.0, "free": 0.0,
                                  "frozen": 0.0}
     moved = SPEC.with_defaults({"both": 1.5, "low": 9.0, "frozen": 2.0})
     assert moved != SPEC and moved.skeleton() == skeleton
     assert hash(moved.skeleton()) == hash(skeleton)
-    assert SPEC.replace("both", upper=3.0).skeleton() != skeleton
+    # other bound values share the skeleton (bounds are arguments of compiled solvers) ...
+    assert SPEC.replace("both", upper=3.0).skeleton() == skeleton
+    # ... another kind of bound does not
+    assert SPEC.replace("free", lower=0.0).skeleton() != skeleton
+
+
+def test_transforms_with_bounds_given_as_arrays_equal_the_specs():
+    """from/to_unconstrained with ``bounds=`` (traced in compiled solvers) equal the spec's
+    own transforms for the same bound values."""
+    narrow = SPEC.replace("both", lower=-0.5, upper=0.75).replace("low", lower=2.0)
+    skeleton = narrow.skeleton()
+    u = np.linspace(-3.0, 3.0, narrow.n_free)
+    x_spec = np.asarray(narrow.from_unconstrained(u))
+    x_args = np.asarray(skeleton.from_unconstrained(u, narrow.bound_arrays()))
+    np.testing.assert_allclose(x_args, x_spec, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(np.asarray(skeleton.to_unconstrained(x_spec,
+                                                                    narrow.bound_arrays())),
+                               np.asarray(narrow.to_unconstrained(x_spec)), rtol=1e-12)
 
 
 def test_require_finite_bounds_names_the_offenders():
