@@ -19,7 +19,11 @@ Design:
   every step (``fold_in(train_key, step)``): simulate + channel mode + random rot90/flip
   augmentation + forward + backward + Adam update are one compiled function, with no host
   round trip. Validation and test sets are simulated once per run, from their own
-  galaxies, with fixed keys derived from the seed.
+  galaxies, with fixed keys derived from the seed. The step is compiled once per
+  architecture, batch size, experiment, augmentation and static simulator setting (image
+  size, subhalo kind, PSF / noise switches): the simulator's numbers, the learning rate (in
+  the Adam state, ``optax.inject_hyperparams``), the seed and the channel mode are
+  arguments, so a sweep over them compiles nothing new.
 * Galaxies are split by source (the research's split by plateifu: 4 train / 1 val / 1 test
   for 6 galaxies), so the test score measures generalisation to an unseen galaxy.
 * Precision: the CNN and its simulated inputs run in **float32** (``param_dtype`` float32,
@@ -56,7 +60,7 @@ from flax import nnx
 from jaxfit.core.io import atomic_write_bytes, save_figure, write_csv, write_json
 from jaxfit.core.progress import progress_bar
 from jaxfit.core.provenance import run_record
-from jaxfit.lensing.model import LensSimConfig, simulate_batch
+from jaxfit.lensing.model import LensSimConfig, SimParams, sim_params, simulate_batch
 
 EXPERIMENTS = ("lensed", "subhalo", "kinematic")
 CHANNEL_MODES = ("both", "flux_only", "vel_only")
@@ -158,7 +162,7 @@ def count_params(model: nnx.Module) -> int:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training run (hashable: used as a static argument of the jitted step).
+    """One training run (frozen, hashable).
 
     Attributes:
         experiment: ``"lensed"``, ``"subhalo"`` or ``"kinematic"`` (see the module doc).
@@ -382,53 +386,66 @@ def _loss(model, x, y):
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled(arch: str, lr: float, sim, batch_size: int, experiment: str, augment: bool):
-    """The graph definition and the jitted train / predict functions of one setting.
+# Adam with the learning rate in its state (optax.inject_hyperparams) instead of in the
+# transformation: the optimizer, hence the graph definition of (model, optimizer), is then the
+# same object for every run of an architecture, so the compiled step below is reused across
+# learning rates, seeds and simulator settings. b1, b2 and eps stay Python constants, so the
+# update is the arithmetic of optax.adam(lr).
+_ADAM = optax.inject_hyperparams(
+    optax.adam, static_args=("b1", "b2", "eps", "eps_root", "mu_dtype", "nesterov"),
+    hyperparam_dtype=jnp.float32,
+)(learning_rate=1e-3)
 
-    Cached, so that runs differing only in seed, sizes, epochs or channel mode (passed as a
-    traced per-channel weight) reuse the compiled code.
+
+@functools.partial(jax.jit,
+                   static_argnames=("graphdef", "batch_size", "experiment", "augment"))
+def _train_step(state, train_key, step, sources, channel_weights, sim: SimParams, *,
+                graphdef, batch_size: int, experiment: str, augment: bool):
+    """simulate + channel mode + augment + forward + backward + Adam, one program.
+
+    Everything that varies between runs of one architecture and batch size (the model and
+    optimizer state with its learning rate, the keys, the sources, the channel weights and
+    the simulator's numbers ``sim``) is an argument, so it is compiled once for all of them.
     """
-    model = make_model(arch, nnx.Rngs(params=0))
-    graphdef, _ = nnx.split((model, nnx.Optimizer(model, optax.adam(lr), wrt=nnx.Param)))
+    model, optimizer = nnx.merge(graphdef, state)
+    model.train()
+    key = jax.random.fold_in(train_key, step)
+    k_sim, k_aug = jax.random.split(key)
+    x, y, _ = simulate_batch(k_sim, sources, sim, batch_size, experiment=experiment)
+    x = x.astype(jnp.float32) * channel_weights[None, :, None, None]
+    if augment:
+        x = augment_batch(k_aug, x)
+    loss, grads = nnx.value_and_grad(_loss)(model, x, y)
+    optimizer.update(model, grads)
+    return nnx.state((model, optimizer)), loss
 
-    @jax.jit
-    def train_step(state, train_key, step, sources, channel_weights):
-        """simulate + channel mode + augment + forward + backward + Adam, one program."""
-        model, optimizer = nnx.merge(graphdef, state)
-        model.train()
-        key = jax.random.fold_in(train_key, step)
-        k_sim, k_aug = jax.random.split(key)
-        x, y, _ = simulate_batch(k_sim, sources, sim, batch_size, experiment=experiment)
-        x = x.astype(jnp.float32) * channel_weights[None, :, None, None]
-        if augment:
-            x = augment_batch(k_aug, x)
-        loss, grads = nnx.value_and_grad(_loss)(model, x, y)
-        optimizer.update(model, grads)
-        return nnx.state((model, optimizer)), loss
 
-    @jax.jit
-    def predict(state, x_chunks):
-        """Logits of ``(n_chunks, chunk, 2, N, N)`` images, evaluation mode, lax.map."""
-        model, _ = nnx.merge(graphdef, state)
-        model.eval()
-        return jax.lax.map(model, x_chunks)
-
-    return graphdef, train_step, predict
+@functools.partial(jax.jit, static_argnames="graphdef")
+def _predict(state, x_chunks, *, graphdef):
+    """Logits of ``(n_chunks, chunk, 2, N, N)`` images, evaluation mode, lax.map."""
+    model, _ = nnx.merge(graphdef, state)
+    model.eval()
+    return jax.lax.map(model, x_chunks)
 
 
 def _build(config: TrainConfig):
-    """Fresh model + optimizer state (seeded) and the cached compiled functions."""
-    graphdef, train_step, predict = _compiled(
-        config.arch, float(config.lr), config.sim, config.batch_size, config.experiment,
-        bool(config.augment))
+    """Fresh model + optimizer state (seeded, learning rate set) and the train / predict
+    functions of the run (the module-level compiled ones with its static settings)."""
     model = make_model(config.arch, nnx.Rngs(params=config.seed))
-    optimizer = nnx.Optimizer(model, optax.adam(config.lr), wrt=nnx.Param)
-    _, state = nnx.split((model, optimizer))
+    optimizer = nnx.Optimizer(model, _ADAM, wrt=nnx.Param)
+    optimizer.opt_state.hyperparams["learning_rate"].set_value(
+        jnp.asarray(config.lr, jnp.float32))
+    graphdef, state = nnx.split((model, optimizer))
+    # the simulator's numbers travel to the device once, not with every step
+    sim = jax.device_put(sim_params(config.sim))
+    train_step = functools.partial(_train_step, sim=sim, graphdef=graphdef,
+                                   batch_size=config.batch_size,
+                                   experiment=config.experiment, augment=bool(config.augment))
+    predict = functools.partial(_predict, graphdef=graphdef)
     return graphdef, state, train_step, predict
 
 
-@functools.partial(jax.jit, static_argnames=("sim", "experiment", "n"))
+@functools.partial(jax.jit, static_argnames=("experiment", "n"))
 def _simulate_fixed(key, sources, channel_weights, sim, experiment, n):
     x, y, _ = simulate_batch(key, sources, sim, n, experiment=experiment)
     return x.astype(jnp.float32) * channel_weights[None, :, None, None], y
@@ -439,8 +456,8 @@ def _channel_weights(channels: str):
 
 
 def _simulate_eval(key, sources, config: TrainConfig, n: int):
-    return _simulate_fixed(key, sources, _channel_weights(config.channels), sim=config.sim,
-                           experiment=config.experiment, n=n)
+    return _simulate_fixed(key, sources, _channel_weights(config.channels),
+                           sim_params(config.sim), experiment=config.experiment, n=n)
 
 
 def _predict_logits(predict, state, images) -> np.ndarray:

@@ -85,8 +85,16 @@ uniform angle in ``[0, 2 pi)``.
 Precision and batching: every function computes in the floating dtype of its image-like
 input (the source; the CNN passes float32, the tests float64). Everything is pure JAX with no
 Python loop over images: :func:`simulate_batch` draws per-image source indices, labels,
-subhalo positions and noise from split keys and runs under ``jit`` (``config``, ``n``,
-``experiment`` static) and ``vmap`` (e.g. over keys).
+subhalo positions and noise from split keys and runs under ``jit`` (``n``, ``experiment``
+static) and ``vmap`` (e.g. over keys).
+
+Configuration as data: a :class:`LensSimConfig` reaches the compiled simulators as a
+:class:`SimParams` pytree (:func:`sim_params`) whose numbers are arrays; only the image size,
+the subhalo kind and the PSF / noise / re-mask switches are static. Another configuration of
+the same size and kind (a sweep over ``theta_E_sub_factor``, ``psf_sigma``, noise levels...)
+reuses the compiled programs. Images equal those of the former constant-folded programs to
+rounding (float64: a few 1e-15; float32: a few 1e-7, up to ~4e-6 where a bilinear sample sits
+on a sharp source edge), since XLA no longer rewrites arithmetic on the constants.
 """
 
 from __future__ import annotations
@@ -134,7 +142,8 @@ def _pair(name, value):
 
 @dataclasses.dataclass(frozen=True)
 class LensSimConfig:
-    """Static settings of the lens simulation (hashable: a ``jit`` static argument).
+    """Settings of the lens simulation (frozen, hashable; the simulators take them as a
+    :class:`SimParams` argument, :func:`sim_params`).
 
     Attributes:
         n_pix: image size N (int >= 4); the image is N x N over ``[-1, 1]^2``.
@@ -258,6 +267,108 @@ class LensSimConfig:
 
 
 DEFAULT_CONFIG = LensSimConfig()
+
+
+_SIM_NUMBERS = (
+    "theta_E_main", "theta_E_sub", "radius_offset", "radius_width", "tnfw_kappa_s",
+    "tnfw_r_s", "tnfw_r_t", "shear_gamma1", "shear_gamma2", "sis_softening",
+    "flux_noise_sigma", "vel_noise_sigma", "flux_mask_threshold", "flux_clip", "vel_clip",
+    "psf",
+)  # fmt: skip
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=list(_SIM_NUMBERS),
+                   meta_fields=["n_pix", "subhalo", "blur", "noisy", "remask_after_noise"])
+@dataclasses.dataclass(frozen=True, eq=False)
+class SimParams:
+    """A :class:`LensSimConfig` as the simulator's argument (a pytree; :func:`sim_params`).
+
+    The numbers are arrays, so compiled simulators and training steps are reused by every
+    configuration of the same image size and kind; only what changes shapes or which code
+    runs is static. Quantities the simulator derives from several fields are computed here
+    once, on the host in float64, exactly as the simulator computed them from Python floats
+    (so images do not change).
+
+    Attributes (arrays, float64 until :meth:`astype`; image units unless noted):
+        theta_E_main, theta_E_sub: Einstein radii of the macro SIS and the SIS subhalo.
+        radius_offset, radius_width: ``1 + lo`` and ``hi - lo`` of ``sub_radius_range``
+            (the subhalo radius is ``theta_E_main (radius_offset + radius_width U)``).
+        tnfw_kappa_s, tnfw_r_s, tnfw_r_t: the tNFW subhalo (``kappa_s`` dimensionless).
+        shear_gamma1, shear_gamma2, sis_softening: as in :class:`LensSimConfig`.
+        flux_noise_sigma, vel_noise_sigma, flux_mask_threshold: as in the config.
+        flux_clip, vel_clip: ``(lo, hi)``, shape (2,).
+        psf: ``(n_pix, n_pix)`` Gaussian blur matrix of ``psf_sigma`` and ``psf_edge``
+            (:func:`blur_matrix`; the identity without a PSF).
+
+    Static: ``n_pix``, ``subhalo`` (kind), ``blur`` (``psf_sigma > 0``), ``noisy`` (a noise
+    sigma > 0) and ``remask_after_noise``.
+    """
+
+    theta_E_main: jax.Array
+    theta_E_sub: jax.Array
+    radius_offset: jax.Array
+    radius_width: jax.Array
+    tnfw_kappa_s: jax.Array
+    tnfw_r_s: jax.Array
+    tnfw_r_t: jax.Array
+    shear_gamma1: jax.Array
+    shear_gamma2: jax.Array
+    sis_softening: jax.Array
+    flux_noise_sigma: jax.Array
+    vel_noise_sigma: jax.Array
+    flux_mask_threshold: jax.Array
+    flux_clip: jax.Array
+    vel_clip: jax.Array
+    psf: jax.Array
+    n_pix: int = 64
+    subhalo: str = "sis"
+    blur: bool = True
+    noisy: bool = True
+    remask_after_noise: bool = False
+
+    def astype(self, dtype) -> SimParams:
+        """The numbers in ``dtype`` (the image's), as the simulator's Python floats were
+        rounded to it, so a float32 image is computed in float32."""
+        return dataclasses.replace(
+            self, **{k: jnp.asarray(getattr(self, k), dtype) for k in _SIM_NUMBERS})
+
+
+def sim_params(config: LensSimConfig | SimParams) -> SimParams:
+    """The :class:`SimParams` of a configuration (a :class:`SimParams` is returned as is)."""
+    if isinstance(config, SimParams):
+        return config
+    if not isinstance(config, LensSimConfig):
+        raise ValueError(f"config: expected a LensSimConfig, got {type(config).__name__}")
+    lo, hi = config.sub_radius_range
+    blur = config.psf_sigma > 0
+    psf = (blur_matrix(config.n_pix, config.psf_sigma, config.psf_edge) if blur
+           else np.eye(config.n_pix))
+    numbers = {
+        "theta_E_main": config.theta_E_main,
+        "theta_E_sub": config.theta_E_sub,
+        "radius_offset": 1.0 + lo,
+        "radius_width": hi - lo,
+        "tnfw_kappa_s": config.tnfw_kappa_s,
+        "tnfw_r_s": config.tnfw_r_s,
+        "tnfw_r_t": config.tnfw_r_t,
+        "shear_gamma1": config.shear_gamma1,
+        "shear_gamma2": config.shear_gamma2,
+        "sis_softening": config.sis_softening,
+        "flux_noise_sigma": config.flux_noise_sigma,
+        "vel_noise_sigma": config.vel_noise_sigma,
+        "flux_mask_threshold": config.flux_mask_threshold,
+        "flux_clip": config.flux_clip,
+        "vel_clip": config.vel_clip,
+        "psf": psf,
+    }
+    return SimParams(
+        **{k: np.asarray(v, dtype=np.float64) for k, v in numbers.items()},
+        n_pix=config.n_pix,
+        subhalo=config.subhalo,
+        blur=bool(blur),
+        noisy=bool(config.flux_noise_sigma > 0 or config.vel_noise_sigma > 0),
+        remask_after_noise=config.remask_after_noise,
+    )
 
 
 # ------------------------------------------------------------------------------ geometry
@@ -453,32 +564,33 @@ def ray_trace(theta, *alphas):
     return beta
 
 
-def macro_deflection(theta, config: LensSimConfig):
-    """Deflection of the macro lens: SIS of ``theta_E_main`` at the origin plus shear."""
-    alpha = sis_deflection(theta, (0.0, 0.0), config.theta_E_main, config.sis_softening)
-    if config.shear_gamma1 != 0.0 or config.shear_gamma2 != 0.0:
-        alpha = alpha + shear_deflection(theta, config.shear_gamma1, config.shear_gamma2)
-    return alpha
+def macro_deflection(theta, config: LensSimConfig | SimParams):
+    """Deflection of the macro lens: SIS of ``theta_E_main`` at the origin plus shear.
+
+    The shear is always added (exactly zero without one), so configurations with and
+    without shear share one compiled simulator."""
+    p = sim_params(config).astype(_float_dtype(theta))
+    alpha = sis_deflection(theta, (0.0, 0.0), p.theta_E_main, p.sis_softening)
+    return alpha + shear_deflection(theta, p.shear_gamma1, p.shear_gamma2)
 
 
-def subhalo_deflection(theta, position, config: LensSimConfig):
+def subhalo_deflection(theta, position, config: LensSimConfig | SimParams):
     """Deflection of the configured subhalo at ``position`` (2,); zeros for ``"none"``."""
-    if config.subhalo == "sis":
-        return sis_deflection(theta, position, config.theta_E_sub, config.sis_softening)
-    if config.subhalo == "tnfw":
-        return tnfw_deflection(
-            theta, position, config.tnfw_kappa_s, config.tnfw_r_s, config.tnfw_r_t
-        )
+    p = sim_params(config).astype(_float_dtype(theta))
+    if p.subhalo == "sis":
+        return sis_deflection(theta, position, p.theta_E_sub, p.sis_softening)
+    if p.subhalo == "tnfw":
+        return tnfw_deflection(theta, position, p.tnfw_kappa_s, p.tnfw_r_s, p.tnfw_r_t)
     return jnp.zeros_like(jnp.asarray(theta))
 
 
-def draw_subhalo_position(key, config: LensSimConfig, dtype=None):
+def draw_subhalo_position(key, config: LensSimConfig | SimParams, dtype=None):
     """Random subhalo position (2,): radius ``theta_E_main (1 + U[lo, hi])``, angle
     ``U[0, 2 pi)``."""
     dtype = jnp.result_type(float) if dtype is None else dtype
-    lo, hi = config.sub_radius_range
+    p = sim_params(config).astype(dtype)
     u = jax.random.uniform(key, (2,), dtype)
-    radius = config.theta_E_main * (1.0 + lo + (hi - lo) * u[0])
+    radius = p.theta_E_main * (p.radius_offset + p.radius_width * u[0])
     phi = 2.0 * jnp.pi * u[1]
     return jnp.stack([radius * jnp.cos(phi), radius * jnp.sin(phi)])
 
@@ -553,15 +665,20 @@ def gaussian_blur(image, sigma: float, edge: str = "reflect", truncate: float = 
     if sigma == 0:
         return image
     h, w = image.shape[-2:]
-    b_rows = jnp.asarray(blur_matrix(h, sigma, edge, truncate), image.dtype)
-    b_cols = jnp.asarray(blur_matrix(w, sigma, edge, truncate), image.dtype)
+    return _blur_with(image, blur_matrix(h, sigma, edge, truncate),
+                      blur_matrix(w, sigma, edge, truncate))
+
+
+def _blur_with(image, b_rows, b_cols):
+    """``B_rows image B_cols^T`` over the last two axes, the matrices in the image's dtype."""
+    b_rows, b_cols = (jnp.asarray(b, image.dtype) for b in (b_rows, b_cols))
     highest = jax.lax.Precision.HIGHEST  # no TF32/bf16 shortcuts on GPUs
     out = jnp.einsum("ij,...jk->...ik", b_rows, image, precision=highest)
     return jnp.einsum("...ik,lk->...il", out, b_cols, precision=highest)
 
 
 # ------------------------------------------------------------------- image formation
-def _render(source, beta_flux, beta_vel, config: LensSimConfig):
+def _render(source, beta_flux, beta_vel, p: SimParams):
     """Sample flux at ``beta_flux`` and velocity at ``beta_vel``; zero the velocity where
     the flux is below the threshold. Returns (image (2, N, N), velocity mask)."""
     if beta_vel is beta_flux:
@@ -570,11 +687,11 @@ def _render(source, beta_flux, beta_vel, config: LensSimConfig):
     else:
         flux = sample_source(source[:1], beta_flux)[0]
         vel = sample_source(source[1:2], beta_vel)[0]
-    mask = flux < config.flux_mask_threshold
+    mask = flux < p.flux_mask_threshold
     return jnp.stack([flux, jnp.where(mask, 0.0, vel)]), mask
 
 
-def add_noise_and_clip(image, key, config: LensSimConfig, vel_mask=None):
+def add_noise_and_clip(image, key, config: LensSimConfig | SimParams, vel_mask=None):
     """Gaussian noise (``flux_noise_sigma``, ``vel_noise_sigma``), clip flux to
     ``flux_clip`` and velocity to ``vel_clip``; with ``remask_after_noise`` the velocity is
     zeroed again where ``vel_mask`` (the pre-PSF flux mask) is true.
@@ -587,16 +704,17 @@ def add_noise_and_clip(image, key, config: LensSimConfig, vel_mask=None):
     image = jnp.asarray(image)
     dtype = _float_dtype(image)
     image = image.astype(dtype)
+    p = sim_params(config).astype(dtype)
     flux, vel = image[..., 0, :, :], image[..., 1, :, :]
-    if config.flux_noise_sigma > 0 or config.vel_noise_sigma > 0:
+    if p.noisy:
         if key is None:
             raise ValueError("key is required when a noise sigma is > 0")
         noise = jax.random.normal(key, image.shape, dtype)  # one draw for both channels
-        flux = flux + config.flux_noise_sigma * noise[..., 0, :, :]
-        vel = vel + config.vel_noise_sigma * noise[..., 1, :, :]
-    flux = jnp.clip(flux, *config.flux_clip)
-    vel = jnp.clip(vel, *config.vel_clip)
-    if config.remask_after_noise:
+        flux = flux + p.flux_noise_sigma * noise[..., 0, :, :]
+        vel = vel + p.vel_noise_sigma * noise[..., 1, :, :]
+    flux = jnp.clip(flux, p.flux_clip[0], p.flux_clip[1])
+    vel = jnp.clip(vel, p.vel_clip[0], p.vel_clip[1])
+    if p.remask_after_noise:
         if vel_mask is None:
             raise ValueError("vel_mask is required when config.remask_after_noise is True")
         vel = jnp.where(vel_mask, 0.0, vel)
@@ -611,10 +729,9 @@ def _check_source(source, name="source"):
         raise ValueError(f"{name} must be a floating array, got dtype {source.dtype}")
 
 
-@functools.partial(jax.jit, static_argnames=("config", "with_subhalo", "apply_psf", "return_mask"))
 def lens_image(
     source,
-    config: LensSimConfig,
+    config: LensSimConfig | SimParams,
     key=None,
     subhalo_position=None,
     with_subhalo: bool = True,
@@ -625,7 +742,8 @@ def lens_image(
 
     Args:
         source: ``(2, H, W)`` flux and velocity over ``[-1, 1]^2`` (floating; sets dtype).
-        config: static :class:`LensSimConfig`.
+        config: :class:`LensSimConfig` (or its :class:`SimParams`; the numbers are traced,
+            so other configurations of the same size reuse the compiled program).
         key: PRNG key for the subhalo position (used only if ``subhalo_position`` is None).
         subhalo_position: (2,) subhalo centre (image units).
         with_subhalo: include the configured subhalo (ignored for ``subhalo="none"``).
@@ -636,19 +754,27 @@ def lens_image(
         ``(2, n_pix, n_pix)`` image (and the mask).
     """
     _check_source(source)
+    return _lens_image(source, sim_params(config), key, subhalo_position,
+                       with_subhalo=with_subhalo, apply_psf=apply_psf, return_mask=return_mask)
+
+
+@functools.partial(jax.jit, static_argnames=("with_subhalo", "apply_psf", "return_mask"))
+def _lens_image(source, sim: SimParams, key, subhalo_position, with_subhalo, apply_psf,
+                return_mask):
     dtype = source.dtype
-    theta = image_grid(config.n_pix, dtype)
-    alphas = [macro_deflection(theta, config)]
-    if with_subhalo and config.subhalo != "none":
+    p = sim.astype(dtype)
+    theta = image_grid(p.n_pix, dtype)
+    alphas = [macro_deflection(theta, p)]
+    if with_subhalo and p.subhalo != "none":
         if subhalo_position is None:
             if key is None:
                 raise ValueError("lens_image needs a key or a subhalo_position")
-            subhalo_position = draw_subhalo_position(key, config, dtype)
-        alphas.append(subhalo_deflection(theta, subhalo_position, config))
+            subhalo_position = draw_subhalo_position(key, p, dtype)
+        alphas.append(subhalo_deflection(theta, subhalo_position, p))
     beta = ray_trace(theta, *alphas)
-    image, mask = _render(source, beta, beta, config)
-    if apply_psf:
-        image = gaussian_blur(image, config.psf_sigma, config.psf_edge)
+    image, mask = _render(source, beta, beta, p)
+    if apply_psf and p.blur:
+        image = _blur_with(image, p.psf, p.psf)
     return (image, mask) if return_mask else image
 
 
@@ -657,28 +783,30 @@ def _check_experiment(experiment):
         raise ValueError(f"experiment must be one of {', '.join(EXPERIMENTS)}; got {experiment!r}")
 
 
-def _simulate(key, source, config: LensSimConfig, label, experiment: str):
+def _simulate(key, source, sim: SimParams, label, experiment: str):
     """One image of ``experiment`` for a (traced) ``label`` in {0, 1}; see :func:`simulate`."""
     dtype = source.dtype
+    p = sim.astype(dtype)
     k_pos, k_noise = jax.random.split(key)
-    theta = image_grid(config.n_pix, dtype)
+    theta = image_grid(p.n_pix, dtype)
     lab = jnp.asarray(label).astype(dtype)
-    use_sub = experiment != "lensed" and config.subhalo != "none"
-    position = draw_subhalo_position(k_pos, config, dtype)
+    use_sub = experiment != "lensed" and p.subhalo != "none"
+    position = draw_subhalo_position(k_pos, p, dtype)
     if experiment == "lensed":
-        beta_flux = beta_vel = ray_trace(theta, lab * macro_deflection(theta, config))
+        beta_flux = beta_vel = ray_trace(theta, lab * macro_deflection(theta, p))
     else:
-        beta_flux = ray_trace(theta, macro_deflection(theta, config))
+        beta_flux = ray_trace(theta, macro_deflection(theta, p))
         beta_sub = beta_flux
         if use_sub:
-            beta_sub = ray_trace(beta_flux, lab * subhalo_deflection(theta, position, config))
+            beta_sub = ray_trace(beta_flux, lab * subhalo_deflection(theta, position, p))
         if experiment == "subhalo":
             beta_flux = beta_vel = beta_sub
         else:
             beta_vel = beta_sub
-    image, mask = _render(source, beta_flux, beta_vel, config)
-    image = gaussian_blur(image, config.psf_sigma, config.psf_edge)
-    image = add_noise_and_clip(image, k_noise, config, mask)
+    image, mask = _render(source, beta_flux, beta_vel, p)
+    if p.blur:
+        image = _blur_with(image, p.psf, p.psf)
+    image = add_noise_and_clip(image, k_noise, p, mask)
     has_sub = jnp.logical_and(use_sub, jnp.asarray(label) == 1)
     nan = jnp.asarray(jnp.nan, dtype)
     meta = {
@@ -689,15 +817,16 @@ def _simulate(key, source, config: LensSimConfig, label, experiment: str):
     return image, meta
 
 
-@functools.partial(jax.jit, static_argnames=("config", "experiment"))
-def simulate(key, source, config: LensSimConfig, label, experiment: str = "lensed"):
+def simulate(key, source, config: LensSimConfig | SimParams, label,
+             experiment: str = "lensed"):
     """One simulated image with the given label (see the module doc for the experiments).
 
     Args:
         key: PRNG key; split into the subhalo position and the noise (the same key gives
             the same position and noise for either label).
         source: ``(2, H, W)`` floating source (its dtype is the computation's dtype).
-        config: static :class:`LensSimConfig`.
+        config: :class:`LensSimConfig` (or :class:`SimParams`): an argument of the compiled
+            program, whose size, subhalo kind and flags (:class:`SimParams`) are static.
         label: int 0 or 1 (may be traced).
         experiment: one of :data:`EXPERIMENTS` (static).
 
@@ -707,7 +836,10 @@ def simulate(key, source, config: LensSimConfig, label, experiment: str = "lense
     """
     _check_source(source)
     _check_experiment(experiment)
-    return _simulate(key, source, config, label, experiment)
+    return _simulate_jit(key, source, sim_params(config), label, experiment)
+
+
+_simulate_jit = jax.jit(_simulate, static_argnames="experiment")
 
 
 def _check_batch(sources, n, experiment):
@@ -730,8 +862,8 @@ def _draws(key, n_sources: int, n: int):
     return jax.random.split(k_img, n), index, labels
 
 
-@functools.partial(jax.jit, static_argnames=("config", "n", "experiment"))
-def simulate_batch(key, sources, config: LensSimConfig, n: int, experiment: str = "lensed"):
+def simulate_batch(key, sources, config: LensSimConfig | SimParams, n: int,
+                   experiment: str = "lensed"):
     """A batch of ``n`` labelled images, generated on the device without host round trips.
 
     Each image draws a source index uniformly from ``range(S)``, a label uniformly from
@@ -741,7 +873,8 @@ def simulate_batch(key, sources, config: LensSimConfig, n: int, experiment: str 
     Args:
         key: PRNG key.
         sources: ``(S, 2, H, W)`` floating sources (their dtype is the output dtype).
-        config: static :class:`LensSimConfig`.
+        config: :class:`LensSimConfig` (or :class:`SimParams`), an argument of the compiled
+            program: another configuration of the same size and kind compiles nothing new.
         n: static batch size (int >= 1).
         experiment: one of :data:`EXPERIMENTS` (static).
 
@@ -753,27 +886,31 @@ def simulate_batch(key, sources, config: LensSimConfig, n: int, experiment: str 
         ValueError: naming ``sources``, ``n`` or ``experiment`` when malformed.
     """
     _check_batch(sources, n, experiment)
+    return _simulate_batch(key, sources, sim_params(config), n=n, experiment=experiment)
+
+
+@functools.partial(jax.jit, static_argnames=("n", "experiment"))
+def _simulate_batch(key, sources, sim: SimParams, n: int, experiment: str):
     # the images are independent: spread them over the local devices (no-op on one)
     keys, index, labels = constrain_batch(_draws(key, sources.shape[0], n))
 
     def one(k, i, label):
-        return _simulate(k, sources[i], config, label, experiment)
+        return _simulate(k, sources[i], sim, label, experiment)
 
     images, meta = jax.vmap(one)(keys, index, labels)
     return images, labels, {"source_index": index, "label": labels, **meta}
 
 
-@functools.lru_cache(maxsize=32)
-def _image_fn(config: LensSimConfig, experiment: str):
-    """``((key data, source index, label), sources) -> (image, metadata)`` for
-    :func:`~jaxfit.core.parallel.map_batched` (built once per setting: compiled once)."""
+def _simulate_item(item, shared, experiment: str):
+    """``((key data, source index, label), (sources, sim)) -> (image, metadata)`` for
+    :func:`~jaxfit.core.parallel.map_batched`."""
+    key_data, i, label = item
+    sources, sim = shared
+    return _simulate(jax.random.wrap_key_data(key_data), sources[i], sim, label, experiment)
 
-    def one(item, sources):
-        key_data, i, label = item
-        return _simulate(jax.random.wrap_key_data(key_data), sources[i], config, label,
-                         experiment)
 
-    return one
+# one function object per experiment, built once: map_batched caches compiled programs on it
+_SIMULATE_ITEM = {e: functools.partial(_simulate_item, experiment=e) for e in EXPERIMENTS}
 
 
 def simulate_many(key, sources, config: LensSimConfig, n: int, experiment: str = "lensed", *,
@@ -794,9 +931,11 @@ def simulate_many(key, sources, config: LensSimConfig, n: int, experiment: str =
     """
     _check_batch(sources, n, experiment)
     keys, index, labels = _draws(key, sources.shape[0], n)
+    # the sources and the configuration's numbers are arguments of the compiled program, so
+    # another configuration of the same size and kind compiles nothing new
     images, meta = map_batched(
-        _image_fn(config, experiment), (jax.random.key_data(keys), index, labels),
-        shared=jnp.asarray(sources), chunk_size=chunk_size, devices=devices,
-        description="simulating images", progress=progress)
+        _SIMULATE_ITEM[experiment], (jax.random.key_data(keys), index, labels),
+        shared=(jnp.asarray(sources), sim_params(config)), chunk_size=chunk_size,
+        devices=devices, description="simulating images", progress=progress)
     labels = np.asarray(labels)
     return images, labels, {"source_index": np.asarray(index), "label": labels, **meta}
