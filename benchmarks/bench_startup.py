@@ -41,7 +41,7 @@ TARGETS_S = {  # issue 12: (first call, warm cache)
     "demo": (45.0, 25.0),
 }
 _LOG = {
-    "trace": re.compile(r"Finished tracing \+ transforming (\S+) .*in ([\d.e-]+) sec"),
+    "trace": re.compile(r"Finished tracing (?:\+ transforming )?(\S+) for \S+ in ([\d.e-]+) sec"),
     "lower": re.compile(r"Finished jaxpr to MLIR module conversion (\S+) in ([\d.e-]+) sec"),
     "compile": re.compile(r"Finished XLA compilation of (\S+) in ([\d.e-]+) sec"),
 }

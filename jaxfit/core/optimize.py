@@ -46,8 +46,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pandas as pd
-import scipy.optimize
-from scipy.stats import qmc
 
 from jaxfit.core.lbfgs import lbfgs
 from jaxfit.core.objective import with_data
@@ -487,6 +485,8 @@ def sample_starts(spec: ParamSpec, n: int, *, sampler: str = "sobol", seed: int 
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     spec.require_finite_bounds("sampling starts")
     if sampler == "sobol":
+        from scipy.stats import qmc  # imported here: scipy.stats adds 0.3 s to every start-up
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # balance warning for n != 2^k
             unit = qmc.Sobol(d=spec.n_free, scramble=True, seed=seed).random(n)
@@ -662,6 +662,8 @@ def _evaluate(fun: Callable, skeleton: ParamSpec) -> Callable:
 
 def _scipy_lbfgsb(fun, data, spec: ParamSpec, x0, fixed, opts: SolverOptions) -> SolveOutput:
     """scipy L-BFGS-B on constrained parameters with one jitted value-and-grad per call."""
+    import scipy.optimize  # imported here: only this method needs it (0.3 s at start-up)
+
     value_and_grad = value_and_grad_x(fun, spec.skeleton())
 
     def scipy_fun(x):
