@@ -352,12 +352,16 @@ def test_sharded_equals_unsharded():
 
     assert local["fit_x"] == pytest.approx(sharded["fit_x"], rel=1e-12, abs=0)
     assert sharded["lens_devices"] == n_sub and local["lens_devices"] == 1
-    for key in ("starts", "chi2", "chi2_one_device", "profile_y", "status", "mw_starts",
+    for key in ("starts", "chi2", "chi2_one_device", "profile_y", "status",
                 "lens_images", "cosmo_chi2", "lepton_chi2", "sparc_L_grad", "many_images",
                 "many_labels"):
         a, b = np.asarray(local[key], float), np.asarray(sharded[key], float)
         assert a.shape == b.shape, key
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, equal_nan=True, err_msg=key)
+    # the MW loss sums points split over the devices (gradients differ at ~1e-12) and ten
+    # unconverged L-BFGS iterations, each an accept/shrink decision, amplify that (4.7e-10
+    # measured)
+    np.testing.assert_allclose(local["mw_starts"], sharded["mw_starts"], rtol=1e-8)
     # best of 16 starts per point (single lepton starts may differ, see the workload)
     np.testing.assert_allclose(local["lepton_scan"], sharded["lepton_scan"], rtol=1e-10)
     # float32 CNN training: batch statistics and gradients are sums split over devices
