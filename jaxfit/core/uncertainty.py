@@ -143,16 +143,28 @@ def _compiled_hessian(fun, skeleton):
 
 
 # Central differences of the gradient with step h_i = FD_STEP * scale_i and h_i / 2,
-# combined by Richardson extrapolation (error O(h^4)). Accepted when the two estimates agree
-# to FD_AGREEMENT relative to sqrt(H_ii H_jj); the extrapolated value is then good to far
-# better than that (about 1e-11 on the LCDM CMB+BAO fit, against jax.hessian).
+# combined by Richardson extrapolation (error O(h^4)). Accepted when what is computed from
+# the extrapolated Hessian and from the plain h/2 estimate agree to FD_AGREEMENT (entries
+# relative to sqrt(H_ii H_jj) for objective_hessian; errors, correlations and the names of
+# unconstrained parameters for hessian_uncertainty); the extrapolated value is then good to
+# far better than that (1e-11 on the LCDM CMB+BAO fit against jax.hessian, and on the
+# constrained block of PBUF's, whose unconstrained rows differ by 3e-4 of their own tiny
+# curvature but give the same errors).
 FD_STEP = 1e-3
 FD_AGREEMENT = 1e-4
 
 
+def _entries_agree(fine: np.ndarray, hessian: np.ndarray) -> bool:
+    """Every entry of the two estimates agrees to FD_AGREEMENT of sqrt(H_ii H_jj)."""
+    norm = np.sqrt(np.abs(np.outer(np.diag(hessian), np.diag(hessian))))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.abs(fine - hessian) / norm
+    return bool(np.all(norm > 0) and np.max(gap) <= FD_AGREEMENT)
+
+
 def _central_hessian(value_and_grad, x0: np.ndarray, fixed, data, scale: np.ndarray):
-    """Richardson-extrapolated central differences of a compiled gradient, and whether the
-    two step sizes agree (see FD_AGREEMENT); ``(H, ok)``."""
+    """Richardson-extrapolated central differences of a compiled gradient and the plain
+    estimate with the smaller step: ``(H, H_fine)``."""
     def differences(h):
         columns = []
         for i, step in enumerate(h):
@@ -165,21 +177,18 @@ def _central_hessian(value_and_grad, x0: np.ndarray, fixed, data, scale: np.ndar
 
     h = FD_STEP * scale
     coarse, fine = differences(h), differences(h / 2.0)
-    hessian = (4.0 * fine - coarse) / 3.0
-    norm = np.sqrt(np.abs(np.outer(np.diag(hessian), np.diag(hessian))))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gap = np.abs(fine - coarse) / norm
-    ok = bool(np.all(np.isfinite(hessian)) and np.all(norm > 0) and np.max(gap) <= FD_AGREEMENT)
-    return hessian, ok
+    return (4.0 * fine - coarse) / 3.0, fine
 
 
-def objective_hessian(fun, spec: ParamSpec, x0, *, data=None, method: str = "auto"):
+def objective_hessian(fun, spec: ParamSpec, x0, *, data=None, method: str = "auto",
+                      agree: Callable = _entries_agree):
     """Hessian of ``fun(params, data)`` in the constrained free parameters at ``x0``.
 
     ``method="auto"`` (default) takes Richardson-extrapolated central differences of the
     jitted gradient (one small program, compiled once per objective and shared with
     scipy-style fits) and falls back to the exact ``jax.hessian`` (a program 3x larger, so
-    3-4x the compile time) when the two step sizes disagree, e.g. at a kink of the model;
+    3-4x the compile time) unless ``agree(H_fine, H)`` says the plain and the extrapolated
+    estimates agree (default: entry by entry; a kink of the model fails it);
     ``"exact"`` always uses ``jax.hessian``, ``"differences"`` never does.
     """
     fun, data = with_data(fun, data)
@@ -196,9 +205,10 @@ def objective_hessian(fun, spec: ParamSpec, x0, *, data=None, method: str = "aut
         room = np.minimum(x0 - spec.lower, spec.upper - x0)
         scale = np.where(FD_STEP * scale < room, scale, room / (2.0 * FD_STEP))
         if np.all(scale > 0):
-            hessian, ok = _central_hessian(value_and_grad_x(fun, skeleton), x0, fixed, data,
-                                           scale)
-            if ok or method == "differences":
+            hessian, fine = _central_hessian(value_and_grad_x(fun, skeleton), x0, fixed, data,
+                                             scale)
+            if method == "differences" or (np.all(np.isfinite(hessian))
+                                           and agree(fine, hessian)):
                 return hessian
     return np.asarray(_compiled_hessian(fun, skeleton)(x0, fixed, data))
 
@@ -241,8 +251,27 @@ def hessian_uncertainty(
     point = _free_point(spec, best, "best")
     names = spec.free_names
     x0 = require_float64(spec.pack(point), "hessian_uncertainty")
+
+    def same_result(fine, extrapolated):
+        # the differences are good enough when what is reported does not depend on them
+        a, b = (_from_hessian(h, spec, point, kind, rel_tol) for h in (fine, extrapolated))
+        constrained = [i for i, n in enumerate(names) if n not in b.unconstrained]
+        sa, sb = (np.array([u.errors[names[i]] for i in constrained]) for u in (a, b))
+        ca, cb = (u.correlation[np.ix_(constrained, constrained)] for u in (a, b))
+        return (a.unconstrained == b.unconstrained
+                and bool(np.all(np.abs(sa - sb) <= FD_AGREEMENT * sb))
+                and bool(np.all(np.abs(ca - cb) <= FD_AGREEMENT)))
+
     with status_line(f"Hessian of the objective in {len(names)} parameters"):
-        hessian = objective_hessian(fun, spec, x0, data=data, method=hessian)
+        hessian = objective_hessian(fun, spec, x0, data=data, method=hessian,
+                                    agree=same_result)
+    return _from_hessian(hessian, spec, point, kind, rel_tol)
+
+
+def _from_hessian(hessian: np.ndarray, spec: ParamSpec, point: dict, kind: str,
+                  rel_tol: float) -> Uncertainty:
+    """The :class:`Uncertainty` of a Hessian of the objective (module doc)."""
+    names = spec.free_names
     if hessian.shape != (len(names), len(names)):
         raise ValueError(
             f"the objective must return a scalar; its Hessian has shape {hessian.shape}"
