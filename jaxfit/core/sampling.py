@@ -12,6 +12,7 @@ Frozen parameters stay at the spec's values. Samples are returned in constrained
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping
 
@@ -140,8 +141,20 @@ def _initial_u(
             "init gives frozen parameters values other than the spec's: "
             + ", ".join(f"{n}={values[n]} (spec {spec.defaults[n]})" for n in clash)
         )
-    u0 = spec.to_unconstrained(spec.pack(values))
-    return u0 + _INIT_JITTER * jax.random.normal(key, (num_chains, spec.n_free), u0.dtype)
+    return _jittered(spec.skeleton(), np.asarray(spec.pack(values)), spec.bound_arrays(),
+                     key, num_chains)
+
+
+@functools.partial(jax.jit, static_argnames=("skeleton", "num_chains"))
+def _jittered(skeleton, x0, bounds, key, num_chains):
+    # one compiled program (cached on the skeleton), not a dozen eager operations
+    u0 = skeleton.to_unconstrained(x0, bounds)
+    return u0 + _INIT_JITTER * jax.random.normal(key, (num_chains, u0.shape[0]), u0.dtype)
+
+
+@functools.partial(jax.jit, static_argnames="skeleton")
+def _constrained(skeleton, u, bounds):
+    return skeleton.from_unconstrained(u, bounds)
 
 
 def summarize(samples: Mapping[str, np.ndarray]) -> pd.DataFrame:
@@ -245,7 +258,7 @@ def sample_nuts(
             extra_fields=("diverging",),
         )
     u = mcmc.get_samples(group_by_chain=True)
-    x = np.asarray(spec.from_unconstrained(u))
+    x = np.asarray(_constrained(spec.skeleton(), u, spec.bound_arrays()))
     samples = {name: x[..., i] for i, name in enumerate(spec.free_names)}
     divergences = int(np.sum(mcmc.get_extra_fields()["diverging"]))
     return SampleResult(

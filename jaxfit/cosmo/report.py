@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from jaxfit.core.io import save_figure, write_json
@@ -16,17 +18,18 @@ from jaxfit.cosmo.store import OptimizedParameterStore
 
 def bao_predictions(params: dict, model: str, bao: BAOData, rd_method: str = "aubourg"):
     """Model values of the BAO data vector at ``params``."""
-    z = np.asarray(bao.z)
-    return np.asarray(
-        bao_model_vector(
-            bao.quantity,
-            z,
-            transverse_comoving_distance(z, params, model),
-            hubble_distance(z, params, model),
-            rd=r_drag(params, model, rd_method),
-            rd_fid=bao.rd_fid,
-        )
-    )
+    params = {k: np.float64(v) for k, v in params.items()}
+    return np.asarray(_bao_vector(params, np.asarray(bao.z), bao.rd_fid, model=model,
+                                  rd_method=rd_method, quantity=tuple(bao.quantity)))
+
+
+@functools.partial(jax.jit, static_argnames=("model", "rd_method", "quantity"))
+def _bao_vector(params, z, rd_fid, *, model, rd_method, quantity):
+    # one compiled program per model: evaluated op by op, the distances would compile some
+    # thirty small programs (~1 s) before a plot
+    return bao_model_vector(quantity, z, transverse_comoving_distance(z, params, model),
+                            hubble_distance(z, params, model),
+                            rd=r_drag(params, model, rd_method), rd_fid=rd_fid)
 
 
 def plot_bao_residuals(fits: dict[str, dict], bao: BAOData, path,
