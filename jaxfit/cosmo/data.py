@@ -77,11 +77,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxfit.constants import C_KM_S
 from jaxfit.core.likelihood import chi2_cholesky, cholesky_factor, profile_offset
 from jaxfit.core.precision import require_float64
-
-C_KM_S = 299792.458
-"""Speed of light in km/s (exact)."""
 
 CMB_PRIORS_FILE = "planck2018_distance_priors.json"
 DESI_DR2_FILE = "desi_dr2_bao.json"

@@ -49,28 +49,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxfit.constants import (
+    C_KM_S,
+    C_M_S,
+    E_CHARGE,
+    G_NEWTON_SI,
+    H_PLANCK,
+    K_BOLTZMANN,
+    MPC_M,
+)
 from jaxfit.core.params import Param, ParamSpec
 from jaxfit.core.precision import require_float64
 from jaxfit.core.quadrature import gl_panels
 
 # ----------------------------------------------------------------------------- constants
-C_KM_S = 299_792.458
-"""Speed of light, km/s (exact)."""
 
-# SI defining constants (exact) and G, as in astropy.constants (CODATA 2018 = 2022 here)
-_H_PLANCK = 6.62607015e-34  # J s
-_K_BOLTZMANN = 1.380649e-23  # J/K
-_E_CHARGE = 1.602176634e-19  # C, for k_B in eV/K
-_C_M_S = 299_792_458.0  # m/s
-_G_NEWTON = 6.67430e-11  # m^3 kg^-1 s^-2
-_MPC_M = 3.085677581491367e22  # m (IAU 2012 au / tan(1 arcsec), astropy's pc * 1e6)
-
-_SIGMA_SB = 2 * math.pi**5 * _K_BOLTZMANN**4 / (15 * _H_PLANCK**3 * _C_M_S**2)  # W m^-2 K^-4
-_KB_EV_K = _K_BOLTZMANN / _E_CHARGE  # eV/K
-_H100_S = 1e5 / _MPC_M  # 100 km/s/Mpc in 1/s
-_RHO_CRIT_H1 = 3 * _H100_S**2 / (8 * math.pi * _G_NEWTON)  # kg/m^3 at h = 1
+_SIGMA_SB = 2 * math.pi**5 * K_BOLTZMANN**4 / (15 * H_PLANCK**3 * C_M_S**2)  # W m^-2 K^-4
+_KB_EV_K = K_BOLTZMANN / E_CHARGE  # eV/K
+_H100_S = 1e5 / MPC_M  # 100 km/s/Mpc in 1/s
+_RHO_CRIT_H1 = 3 * _H100_S**2 / (8 * math.pi * G_NEWTON_SI)  # kg/m^3 at h = 1
 # Og h^2 per K^4: radiation constant / c^2 (astropy's a_B_c2, in kg m^-3 K^-4) over rho_crit
-_OG_H2_PER_K4 = 4 * _SIGMA_SB / _C_M_S**3 / _RHO_CRIT_H1
+_OG_H2_PER_K4 = 4 * _SIGMA_SB / C_M_S**3 / _RHO_CRIT_H1
 
 NU_FD_FACTOR = 7.0 / 8.0 * (4.0 / 11.0) ** (4.0 / 3.0)
 """(7/8)(4/11)^(4/3) = 0.22710731766: one massless neutrino species per photon density."""

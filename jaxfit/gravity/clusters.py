@@ -106,16 +106,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxfit.constants import C_KM_S, KPC_M
 from jaxfit.core.precision import require_float64
 from jaxfit.core.quadrature import gl_panels, gl_rule
-from jaxfit.gravity.model import G_NEWTON, KPC_M
+from jaxfit.gravity.model import G_NEWTON
 
 # --------------------------------------------------------------------------------------------
 # constants
 # --------------------------------------------------------------------------------------------
-
-C_KM_S = 299792.458
-"""Speed of light [km/s] (exact)."""
 
 KPC_CM = 100.0 * KPC_M
 """Kiloparsec [cm]."""

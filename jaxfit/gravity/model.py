@@ -80,14 +80,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxfit.constants import GM_SUN_M3_S2, KPC_M
 from jaxfit.core.precision import require_float64
 from jaxfit.core.quadrature import gauss_legendre, trapezoid
-
-GM_SUN_M3_S2 = 1.3271244e20
-"""Nominal solar mass parameter GM_sun [m^3 s^-2] (IAU 2015 Resolution B3, exact)."""
-
-KPC_M = 3.0856775814913673e19
-"""Kiloparsec [m]: 1000 * 648000/pi au, au = 149597870700 m (IAU 2012 B2, exact)."""
 
 G_NEWTON = GM_SUN_M3_S2 / KPC_M / 1.0e6
 """Newton's constant [kpc km^2 s^-2 Msun^-1] = GM_sun / (1 kpc) in km^2/s^2 = 4.30091727e-6,
