@@ -31,7 +31,6 @@ import numpy as np
 from jaxfit.core.optimize import minimize
 from jaxfit.core.provenance import package_versions, run_record
 from jaxfit.core.uncertainty import hessian_uncertainty
-from jaxfit.cosmo.data import load_datasets, parse_datasets
 from jaxfit.cosmo.model import get_model
 from jaxfit.cosmo.objective import (
     BAOLikelihood,
@@ -54,7 +53,6 @@ __all__ = [
     "CosmoData",
     "OptimizationResult",
     "as_data",
-    "cached_objective",
     "chi2",
     "chi2_breakdown",
     "chi2_parts",
@@ -258,19 +256,6 @@ def optimize_parameters(
             model, {**overrides, **result.optimized_params}, metadata
         )
     return result
-
-
-def cached_objective(model, datasets, data_dir=None, cov_scale=1.0, rd_method="aubourg"):
-    """Loaded data, ``chi2(p)`` and the per-data-set breakdown ``p -> {key: chi2}``.
-
-    Kept for compatibility; nothing is cached any more (loading is cheap, and compiled
-    programs are reused because the data are an argument of them). Prefer
-    :func:`cosmo_data` with :func:`chi2` and :func:`chi2_breakdown`.
-    """
-    selection = ",".join(f"{kind}:{name}" for kind, name in parse_datasets(datasets))
-    loaded = load_datasets(selection, data_dir=data_dir, cov_scale=cov_scale)
-    data = as_data(model, loaded, rd_method)
-    return loaded, (lambda p: chi2(p, data)), (lambda p: chi2_parts_jit(p, data))
 
 
 # ------------------------------------------------------------------------- config files
