@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import typer
 
-from jaxfit.cli.main import app
-
 cache_app = typer.Typer(help="Show or clear the persistent compilation cache.",
                         no_args_is_help=True)
-app.add_typer(cache_app, name="cache")
 
 
 @cache_app.command("info")

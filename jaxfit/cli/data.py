@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from jaxfit.cli.main import app, say
+from jaxfit.cli.state import parse_list, say
 
 data_app = typer.Typer(help="Download public data sets into the jaxfit cache.",
                        no_args_is_help=True)
-app.add_typer(data_app, name="data")
 
 
 @data_app.command("path")
@@ -31,12 +30,7 @@ def cosmo(
     from jaxfit.cosmo.data import BAO_DATASETS, SN_DATASETS, download_urls
 
     registry = {**BAO_DATASETS, **SN_DATASETS}
-    names = list(registry) if sets == "all" else [s.strip() for s in sets.split(",") if s.strip()]
-    unknown = [n for n in names if n not in registry]
-    if unknown or not names:
-        raise typer.BadParameter(
-            f"unknown data set(s) {unknown}; valid: {', '.join(registry)}", param_hint="--sets"
-        )
+    names = list(registry) if sets == "all" else parse_list(sets, "--sets", registry)
     urls = {}
     for name in names:
         urls |= download_urls(registry[name])

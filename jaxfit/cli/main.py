@@ -1,4 +1,9 @@
-"""The ``jaxfit`` command: global options, ``demo``, and one group per physics domain."""
+"""The ``jaxfit`` command: global options, ``demo``, ``bench``, and one sub-app per domain.
+
+This module sits at the top of the CLI: it imports the domain command modules and adds their
+sub-apps; they import their shared state from :mod:`jaxfit.cli.state`, never from here.
+Every command runs inside the error boundary of :mod:`jaxfit.cli.boundary`.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,43 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 import jaxfit
+from jaxfit.cli import cache, cosmo, data, gravity, lensing, leptons
+from jaxfit.cli.boundary import BoundaryGroup
+from jaxfit.cli.state import STATE, console, parse_list, say
 from jaxfit.core.progress import set_quiet
 
 app = typer.Typer(
+    cls=BoundaryGroup,
     help="jaxfit: batched, differentiable fits for research physics (CPU or GPU).",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-STATE = {"quiet": False}
+app.add_typer(cosmo.cosmo_app, name="cosmo")
+app.add_typer(gravity.gravity_app, name="gravity")
+app.add_typer(leptons.leptons_app, name="leptons")
+app.add_typer(lensing.lensing_app, name="lensing")
+app.add_typer(data.data_app, name="data")
+app.add_typer(cache.cache_app, name="cache")
+
+
+
+def _core_tour(out, quiet):
+    from jaxfit.cli import tour  # imports JAX: not at `jaxfit --help` time
+
+    return tour.run(out, quiet)
+
+
+DEMO_PARTS = {
+    "core": _core_tour,
+    "cosmo": cosmo.demo_part,
+    "leptons": leptons.demo_part,
+    "gravity": gravity.demo_part,
+    "lensing": lensing.demo_part,
+}
+"""The demo's sections, in order: name -> run(outdir, quiet) -> {"section", "summary",
+"provenance"}."""
 
 
 def _version(value: bool):
@@ -55,6 +85,8 @@ def main(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summaries."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of a failure "
+                               "instead of its one-line message."),
     device: str = typer.Option(None, "--device", help="cpu or gpu (default: JAX's choice)."),
     compile_cache: Path = typer.Option(None, "--compile-cache", help="Keep compiled programs "
                                        "in DIR (default: the user's cache folder, or "
@@ -71,6 +103,7 @@ def main(
     from jaxfit.core.parallel import set_default_chunk
 
     STATE["quiet"] = quiet
+    STATE["debug"] = debug
     set_quiet(quiet)
     select_device(device)
     if no_compile_cache and compile_cache is not None:
@@ -82,22 +115,6 @@ def main(
         set_default_chunk(chunk)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--chunk") from None
-
-
-def say(message: str) -> None:
-    """Print a human summary line unless --quiet."""
-    if not STATE["quiet"]:
-        console.print(message)
-
-
-def _core_tour(out, quiet):
-    from jaxfit.cli import tour
-
-    return tour.run(out, quiet)
-
-
-# name -> run(outdir, quiet) -> {"section", "summary", "provenance"}; domains add theirs
-DEMO_PARTS = {"core": _core_tour}
 
 
 @app.command()
@@ -130,13 +147,5 @@ def bench(
     one table, JSON and a bar chart (no GPU: says so and runs the CPU part)."""
     from benchmarks.suite import run_suite
 
-    split = lambda text: [t.strip() for t in text.split(",") if t.strip()]  # noqa: E731
-    try:
-        run_suite(split(domains), size, split(devices), out, say=say)
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
-
-
-# domain command groups register themselves on `app`
-from jaxfit.cli import cosmo, data, gravity, lensing, leptons  # noqa: E402, F401, I001
-from jaxfit.cli import cache  # noqa: E402, F401, I001
+    run_suite(parse_list(domains, "--domains"), size, parse_list(devices, "--devices"), out,
+              say=say)

@@ -72,11 +72,36 @@ def write_csv(path, frame) -> Path:
     return atomic_write_bytes(path, text.encode())
 
 
-def save_figure(fig, path, dpi: int = 120) -> Path:
-    """Atomically save a matplotlib figure as PNG and close it."""
+def png_bytes(fig, dpi: int = 120) -> bytes:
+    """A matplotlib figure rendered as PNG bytes; the figure is closed."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def save_figure(fig, path, dpi: int = 120) -> Path:
+    """Atomically save a matplotlib figure as PNG and close it."""
+    return atomic_write_bytes(path, png_bytes(fig, dpi))
+
+
+def write_result_set(directory, stem: str, record: dict, frame, fig) -> dict[str, Path]:
+    """Write ``stem.json`` (``record``), ``stem.csv`` (``frame``) and ``stem.png`` (``fig``)
+    into ``directory``; returns ``{"json": path, "csv": path, "png": path}``.
+
+    All three are rendered in memory before the first byte is written, so an error while
+    serialising or plotting (a NaN axis limit, an object JSON cannot hold) leaves the
+    folder as it was instead of holding a JSON without its CSV and figure.
+    """
+    directory = Path(directory)
+    contents = {
+        "json": (json.dumps(to_jsonable(record), indent=2, allow_nan=False) + "\n").encode(),
+        "csv": frame.to_csv(index=frame.index.name is not None).encode(),
+        "png": png_bytes(fig),
+    }
+    return {kind: atomic_write_bytes(directory / f"{stem}.{kind}", data)
+            for kind, data in contents.items()}

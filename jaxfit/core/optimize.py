@@ -47,11 +47,13 @@ import numpy as np
 import optax
 import pandas as pd
 
+from jaxfit.core import checks
 from jaxfit.core.lbfgs import lbfgs
 from jaxfit.core.objective import with_data
 from jaxfit.core.parallel import map_batched
 from jaxfit.core.params import ParamSpec
 from jaxfit.core.progress import status_line
+from jaxfit.core.results import ResultSet
 
 METHODS = ("lbfgs", "adam", "scipy-lbfgsb", "de")
 SAMPLERS = ("sobol", "uniform")
@@ -66,13 +68,6 @@ SUCCESS_STATUS = (0, 1)
 # Starts are placed at most this far out in unconstrained space (about 3e-7 of the range
 # from a bound), so a start on a bound still feels a gradient.
 U_START_MAX = 15.0
-
-
-def positive_int(value, name: str) -> int:
-    """``value`` as an int >= 1 (numpy integers accepted, bools refused)."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +107,7 @@ class SolverOptions:
     polish: bool = True
 
     def __post_init__(self):
-        object.__setattr__(self, "maxiter", positive_int(self.maxiter, "maxiter"))
+        object.__setattr__(self, "maxiter", checks.count(self.maxiter, "maxiter"))
         for name in ("gtol", "ftol", "learning_rate", "de_tol"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -129,9 +124,9 @@ class SolverOptions:
         if len(mutation) != 2 or not 0.0 <= mutation[0] <= mutation[1] <= 2.0:
             raise ValueError(f"mutation must be F or (F_min, F_max) within [0, 2], got {mutation}")
         object.__setattr__(self, "mutation", mutation)
-        object.__setattr__(self, "popsize", positive_int(self.popsize, "popsize"))
+        object.__setattr__(self, "popsize", checks.count(self.popsize, "popsize"))
         object.__setattr__(self, "linesearch_steps",
-                           positive_int(self.linesearch_steps, "linesearch_steps"))
+                           checks.count(self.linesearch_steps, "linesearch_steps"))
 
     @classmethod
     def build(cls, options: Mapping) -> SolverOptions:
@@ -155,7 +150,7 @@ class SolveOutput(NamedTuple):
 
 
 @dataclasses.dataclass
-class FitResult:
+class FitResult(ResultSet):
     """The outcome of :func:`minimize`.
 
     Attributes:
@@ -187,6 +182,8 @@ class FitResult:
     x_free: np.ndarray
     starts: pd.DataFrame | None = None
 
+    default_stem = "fit"
+
     @property
     def n_starts(self) -> int:
         return 1 if self.starts is None else len(self.starts)
@@ -213,6 +210,37 @@ class FitResult:
             "n_starts": self.n_starts,
             "n_converged": self.n_converged,
         }
+
+    def summary(self) -> str:
+        """Two lines: the optimum and the verdict (never "converged" when it did not)."""
+        values = ", ".join(f"{k} = {v:.8g}" for k, v in self.x.items())
+        verdict = "converged" if self.success else "NOT converged"
+        return (f"{self.method}: fun = {self.fun:.10g} at {values}\n"
+                f"{verdict} ({self.message}); {self.n_converged}/{self.n_starts} starts "
+                f"converged, {self.n_fev} evaluations")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-start table (one row for a single start)."""
+        if self.starts is not None:
+            return self.starts
+        return pd.DataFrame([{**self.x, "fun": self.fun, "status": self.status,
+                              "success": self.success, "n_iter": self.n_iter}])
+
+    def plot(self):
+        """Final objective of each start, sorted, relative to the best: how many starts
+        reach the optimum and how far the others stop from it."""
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5.5, 4.2))
+        frame = self.to_frame()
+        excess = np.sort(frame["fun"].to_numpy(dtype=float) - self.fun)
+        ax.semilogy(np.arange(1, excess.size + 1), np.maximum(excess, 1e-12), "o", ms=4)
+        ax.axhline(1.0, color="grey", ls="--", lw=1, label="1 above the best")
+        ax.set_xlabel("start (sorted by final objective)")
+        ax.set_ylabel("objective - best (floored at 1e-12)")
+        ax.set_title(f"{self.method}: {self.n_converged}/{self.n_starts} starts converged")
+        ax.legend(loc="best", fontsize=8)
+        return fig
 
     def __str__(self):
         values = ", ".join(f"{k}={v:.8g}" for k, v in self.x.items())
@@ -569,7 +597,7 @@ def minimize(
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     if spec.n_free == 0:
         raise ValueError("every parameter is frozen: there is nothing to minimise")
-    n_starts = positive_int(n_starts, "n_starts")
+    n_starts = checks.count(n_starts, "n_starts")
     opts = SolverOptions.build(options)
     first = spec.pack(x0 or {})[None, :]
     if starts is not None:

@@ -35,6 +35,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxfit.core import checks
 from jaxfit.core.progress import progress_bar, status_line
 
 BATCH_AXIS = "batch"
@@ -135,13 +136,6 @@ chunks of 25k or 100k points (0.65 or 2.6 GB) and 35 s in chunks of 385k (10 GB)
 _DEFAULT_CHUNK: dict = {"value": None}
 
 
-def _positive_int(value, name: str) -> int:
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(text)
-
-
 def set_default_chunk(chunk: int | None) -> None:
     """Items per compiled call for every :func:`map_batched` call without ``chunk_size``
     (the CLI's global ``--chunk``); ``None`` clears it (see :func:`default_chunk`).
@@ -149,7 +143,7 @@ def set_default_chunk(chunk: int | None) -> None:
     Raises:
         ValueError: ``chunk`` is not a positive integer.
     """
-    _DEFAULT_CHUNK["value"] = None if chunk is None else _positive_int(chunk, "chunk")
+    _DEFAULT_CHUNK["value"] = None if chunk is None else checks.count(chunk, "chunk")
 
 
 def default_chunk() -> int | None:
@@ -163,7 +157,7 @@ def default_chunk() -> int | None:
     if _DEFAULT_CHUNK["value"] is not None:
         return _DEFAULT_CHUNK["value"]
     env = os.environ.get("JAXFIT_CHUNK", "").strip()
-    return _positive_int(env, "JAXFIT_CHUNK") if env else None
+    return checks.count(env, "JAXFIT_CHUNK") if env else None
 
 
 def free_memory_bytes(device) -> int | None:
@@ -280,9 +274,7 @@ def map_batched(
         chunk = _memory_chunk(fn, batch, n, n_dev, sharding, mesh.devices.flat[0], shared,
                               description, progress)
     else:
-        chunk = int(chunk_size)
-        if chunk < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        chunk = checks.count(chunk_size, "chunk_size")
     chunk = math.ceil(min(chunk, n) / n_dev) * n_dev
     n_chunks = math.ceil(n / chunk)
     padded = n_chunks * chunk

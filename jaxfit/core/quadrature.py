@@ -26,22 +26,15 @@ Which rule to use:
 from __future__ import annotations
 
 import functools
-import numbers
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxfit.core import checks
 from jaxfit.core.precision import float_dtype
 
 RULES = ("gauss-legendre", "simpson", "trapezoid")
-
-
-def _check_count(value, name: str, minimum: int = 1) -> int:
-    # bool is an int subclass, but n=True is always a mistake
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum} (static, not traced), got {value!r}")
-    return int(value)
 
 
 @functools.cache  # = lru_cache(maxsize=None); few distinct n in practice
@@ -63,15 +56,7 @@ def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``(nodes, weights)``, each of shape ``(n,)``, nodes increasing.
     """
-    return _leggauss(_check_count(n, "n"))
-
-
-def _check_positive_end(value, name: str) -> None:
-    # Only host values can be inspected; a traced end is taken on trust (see gl_rule).
-    if isinstance(value, (numbers.Real, np.ndarray, np.generic)) and not np.all(
-        np.asarray(value) > 0
-    ):
-        raise ValueError(f"{name} must be > 0 for log=True (x = e^t), got {value!r}")
+    return _leggauss(checks.count(n, "n"))
 
 
 def gl_panels(edges, n: int, *, log: bool = False):
@@ -101,7 +86,7 @@ def gl_panels(edges, n: int, *, log: bool = False):
         if not np.all(np.diff(host) > 0):
             raise ValueError(f"edges must be strictly increasing, got {host}")
         if log:
-            _check_positive_end(host, "edges")
+            checks.satisfies(host, "edges", lambda v: v > 0, "> 0 for log=True (x = e^t)")
     return _edge_panel_rule(jnp.asarray(edges, dtype=float_dtype()), nodes, weights, log)
 
 
@@ -150,7 +135,7 @@ def _check_interval(a, b, log: bool) -> None:
                 f"{name} must be a scalar (vmap for many intervals), got shape {np.shape(value)}"
             )
         if log:
-            _check_positive_end(value, name)
+            checks.satisfies(value, name, lambda v: v > 0, "> 0 for log=True (x = e^t)")
 
 
 def gl_rule(a, b, n: int, *, log: bool = False, panels: int = 1):
@@ -172,7 +157,7 @@ def gl_rule(a, b, n: int, *, log: bool = False, panels: int = 1):
             host ``a``/``b`` <= 0 with ``log=True``.
     """
     nodes, weights = gauss_legendre(n)
-    panels = _check_count(panels, "panels")
+    panels = checks.count(panels, "panels")
     _check_interval(a, b, log)
     a, b = jnp.asarray(a, dtype=float_dtype()), jnp.asarray(b, dtype=float_dtype())
     return _equal_panel_rule(a, b, nodes, weights, panels, log)
@@ -180,7 +165,7 @@ def gl_rule(a, b, n: int, *, log: bool = False, panels: int = 1):
 
 def _sampled_rule(a, b, n: int, rule: str, log: bool):
     """Nodes and weights of composite Simpson/trapezoid on ``n`` evenly spaced samples."""
-    n = _check_count(n, "n", minimum=3 if rule == "simpson" else 2)
+    n = checks.count(n, "n", minimum=3 if rule == "simpson" else 2)
     if rule == "simpson" and n % 2 == 0:
         raise ValueError(f"n must be odd for rule='simpson' (pairs of intervals), got {n}")
     _check_interval(a, b, log)

@@ -22,6 +22,7 @@ import pandas as pd
 from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 from numpyro.infer import MCMC, NUTS
 
+from jaxfit.core import checks
 from jaxfit.core.objective import with_data
 from jaxfit.core.params import ParamSpec
 from jaxfit.core.progress import status_line
@@ -122,12 +123,6 @@ def _json_float(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _initial_u(
     spec: ParamSpec, init: Mapping[str, float] | None, num_chains: int, key: jax.Array
 ) -> jax.Array:
@@ -224,9 +219,9 @@ def sample_nuts(
         KeyError: unknown names in ``init``.
     """
     check_kind(kind)
-    num_chains = _check_count(num_chains, "num_chains", 1)
-    num_warmup = _check_count(num_warmup, "num_warmup", 1)
-    num_samples = _check_count(num_samples, "num_samples", _MIN_SAMPLES)
+    num_chains = checks.count(num_chains, "num_chains")
+    num_warmup = checks.count(num_warmup, "num_warmup")
+    num_samples = checks.count(num_samples, "num_samples", _MIN_SAMPLES)
     if chain_method not in CHAIN_METHODS:
         raise ValueError(
             f"chain_method must be one of {', '.join(CHAIN_METHODS)}; got {chain_method!r}"

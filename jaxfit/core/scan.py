@@ -23,22 +23,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from jaxfit.core.io import save_figure, write_csv, write_json
+from jaxfit.core import checks
 from jaxfit.core.optimize import (
     SUCCESS_STATUS,
     FitResult,
     SolverOptions,
     minimize,
-    positive_int,
     sample_starts,
     solve_batch,
 )
 from jaxfit.core.params import ParamSpec
+from jaxfit.core.results import ResultSet
 
 DELTA_CHI2_1SIGMA_1D = 1.0
 CONTOUR_LEVELS_2D = (2.30, 6.18, 11.83)
@@ -67,7 +66,7 @@ def parse_grid(text: str) -> np.ndarray:
 
 
 @dataclasses.dataclass
-class ScanResult:
+class ScanResult(ResultSet):
     """A profile likelihood or grid scan.
 
     Attributes:
@@ -91,6 +90,8 @@ class ScanResult:
     n_starts: int
     profile: bool
     global_fit: FitResult | None = None
+
+    default_stem = "scan"
 
     # ------------------------------------------------------------------ derived
     @property
@@ -176,7 +177,8 @@ class ScanResult:
         columns |= {n: v.ravel() for n, v in self.best.items()}
         return pd.DataFrame(columns)
 
-    def summary(self) -> dict:
+    def to_dict(self) -> dict:
+        """Settings, minimum, levels, verdicts, and the chi2/status/best grids."""
         out = {
             "names": list(self.names),
             "profile": self.profile,
@@ -193,18 +195,32 @@ class ScanResult:
         if len(self.names) == 1:
             low, high = self.interval()
             out["interval_1sigma"] = {"low": low, "high": high}
-        return out
-
-    def to_dict(self) -> dict:
-        return self.summary() | {
+        return out | {
             "chi2": self.chi2,
             "delta_chi2": self.delta_chi2,
             "status": self.status,
             "best": self.best,
         }
 
+    def summary(self) -> str:
+        """Two lines: the minimum and where, then convergence (and the 1-D interval)."""
+        kind = "profile" if self.profile else "grid scan"
+        shape = "x".join(str(len(a)) for a in self.axes)
+        best = ", ".join(f"{n} = {v:.6g}" for n, v in self.best_point.items())
+        failed = int(np.sum(~np.isin(self.status, SUCCESS_STATUS)))
+        lines = [f"{kind} over {', '.join(self.names)} ({shape} points, {self.n_starts} "
+                 f"starts each): chi2_min = {self.chi2_min:.10g} at {best}",
+                 "all points converged" if failed == 0 else
+                 f"{failed} of {self.chi2.size} points did not converge"]
+        if len(self.names) == 1:
+            low, high = self.interval()
+            show = lambda end: "open (widen the grid)" if end is None else f"{end:.6g}"  # noqa: E731
+            lines.append(f"1-sigma interval: [{show(low)}, {show(high)}]")
+        return "\n".join(lines)
+
     def plot(self, ax=None, label: str | None = None):
-        """Delta-chi2 profile (1-D) or contours at the 2-D levels; returns the axes."""
+        """Delta-chi2 profile (1-D) or contours at the 2-D levels, into ``ax`` (a new figure
+        when None); returns the figure."""
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -232,22 +248,7 @@ class ScanResult:
         kind = "profile" if self.profile else "grid scan"
         ax.set_title(f"{kind}: " + ", ".join(self.names))
         ax.legend(loc="best", fontsize=8)
-        return ax
-
-    def save(self, directory, stem: str = "scan", provenance: dict | None = None) -> dict:
-        """Write ``stem.json`` (summary, grids, provenance), ``stem.csv``, ``stem.png``."""
-        import matplotlib.pyplot as plt
-
-        directory = Path(directory)
-        paths = {
-            "json": write_json(directory / f"{stem}.json",
-                               self.to_dict() | {"provenance": provenance}),
-            "csv": write_csv(directory / f"{stem}.csv", self.to_frame()),
-        }
-        fig, ax = plt.subplots(figsize=(5.5, 4.2))
-        self.plot(ax)
-        paths["png"] = save_figure(fig, directory / f"{stem}.png")
-        return paths
+        return ax.figure
 
 
 def _check_grid(spec: ParamSpec, grid: Mapping) -> tuple[tuple[str, ...], tuple[np.ndarray, ...]]:
@@ -314,7 +315,7 @@ def scan(
     """
     names, axes = _check_grid(spec, grid)
     opts = SolverOptions.build(options)
-    n_starts = positive_int(n_starts, "n_starts")
+    n_starts = checks.count(n_starts, "n_starts")
     inner = spec.freeze(names) if profile else spec.freeze(spec.names)
     shape = tuple(len(a) for a in axes)
     mesh = np.meshgrid(*axes, indexing="ij")
