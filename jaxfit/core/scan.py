@@ -22,6 +22,7 @@ and for non-Gaussian profiles it is far more accurate than interpolating delta-c
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -283,6 +284,7 @@ def scan(
     profile: bool = True,
     method: str = "lbfgs",
     n_starts: int = 8,
+    continuation: bool = True,
     sampler: str = "sobol",
     seed: int = 0,
     global_fit: bool = True,
@@ -305,9 +307,15 @@ def scan(
         method: inner JAX method ("lbfgs", "adam" or "de").
         n_starts: starts per grid point: the defaults plus ``n_starts - 1`` drawn inside
             the bounds (the same draws at every point).
+        continuation: after these starts, each point is also started from its
+            neighbours' optima and from the global fit, round after round, until no point
+            improves (:func:`_continue_from_neighbours`): a basin found at one point spreads
+            over the grid, so a few starts per point reach what many independent starts
+            would. False: independent starts only.
         sampler, seed: how the starts are drawn.
         global_fit: also fit with the scanned parameters free within the grid range, to
-            anchor delta-chi2 at the true minimum.
+            anchor delta-chi2 at the true minimum (and, with ``continuation``, to start
+            every point from it).
         chunk_size: batch items (grid points x starts) per compiled call.
         devices: devices the batch is sharded over (default: all local devices).
         progress: progress bar over chunks.
@@ -324,40 +332,6 @@ def scan(
     fixed = np.tile(np.asarray(inner.fixed_vector()), (n_points, 1))
     for name, values in zip(names, mesh, strict=True):
         fixed[:, inner.frozen_names.index(name)] = values.ravel()
-    if inner.n_free and n_starts > 1:
-        starts = np.concatenate(
-            [np.asarray(inner.pack())[None],
-             sample_starts(inner, n_starts - 1, sampler=sampler, seed=seed)]
-        )
-    else:
-        starts = np.asarray(inner.pack())[None]
-    n_s = len(starts)
-    out = solve_batch(
-        fun,
-        inner,
-        method,
-        np.tile(starts, (n_points, 1)),
-        np.repeat(fixed, n_s, axis=0),
-        data=data,
-        seed=seed,
-        options=opts,
-        chunk_size=chunk_size,
-        devices=devices,
-        progress=progress,
-        description=f"scan {'x'.join(names)} ({n_points} points x {n_s} starts)",
-    )
-    fun_values = np.where(np.isfinite(out.fun), out.fun, np.inf).reshape(n_points, n_s)
-    pick = np.argmin(fun_values, axis=1)
-    rows = np.arange(n_points) * n_s + pick
-    chi2 = np.where(np.isfinite(out.fun[rows]), out.fun[rows], np.nan)
-    best = {}
-    for name in spec.names:
-        if name in inner.free_names:
-            values = out.x[rows, inner.free_names.index(name)]
-        else:
-            values = fixed[:, inner.frozen_names.index(name)]
-        best[name] = np.asarray(values).reshape(shape)
-    converged = np.isin(out.status, SUCCESS_STATUS).reshape(n_points, n_s).sum(axis=1)
 
     fit = None
     if global_fit and profile and all(len(a) > 1 for a in axes):
@@ -368,14 +342,133 @@ def scan(
                                   frozen=False)
         fit = minimize(fun, outer, data=data, method="lbfgs", n_starts=n_starts, sampler=sampler,
                        seed=seed, devices=devices, progress=False, **options)
+
+    if inner.n_free and n_starts > 1:
+        starts = np.concatenate(
+            [np.asarray(inner.pack())[None],
+             sample_starts(inner, n_starts - 1, sampler=sampler, seed=seed)]
+        )
+    else:
+        starts = np.asarray(inner.pack())[None]
+    n_s = len(starts)
+    solve = functools.partial(solve_batch, fun, inner, method, data=data, seed=seed,
+                              options=opts, chunk_size=chunk_size, devices=devices,
+                              progress=progress)
+    out = solve(np.tile(starts, (n_points, 1)), np.repeat(fixed, n_s, axis=0),
+                description=f"scan {'x'.join(names)} ({n_points} points x {n_s} starts)")
+    fun_values = np.where(np.isfinite(out.fun), out.fun, np.inf).reshape(n_points, n_s)
+    pick = np.argmin(fun_values, axis=1)
+    rows = np.arange(n_points) * n_s + pick
+    points = _PointBest(
+        chi2=fun_values[np.arange(n_points), pick],
+        x=np.asarray(out.x[rows]),
+        status=np.asarray(out.status[rows]),
+        n_converged=np.isin(out.status, SUCCESS_STATUS).reshape(n_points, n_s).sum(axis=1),
+    )
+    if continuation and profile and inner.n_free:
+        seeds = [] if fit is None else [inner.pack({n: fit.x[n] for n in inner.free_names})]
+        points = _continue_from_neighbours(solve, points, fixed, shape, np.asarray(seeds))
+
+    best = {}
+    for name in spec.names:
+        if name in inner.free_names:
+            values = points.x[:, inner.free_names.index(name)]
+        else:
+            values = fixed[:, inner.frozen_names.index(name)]
+        best[name] = np.asarray(values).reshape(shape)
     return ScanResult(
         names=names,
         axes=axes,
-        chi2=chi2.reshape(shape),
+        chi2=np.where(np.isfinite(points.chi2), points.chi2, np.nan).reshape(shape),
         best=best,
-        status=out.status[rows].reshape(shape),
-        n_converged=converged.reshape(shape),
+        status=points.status.reshape(shape),
+        n_converged=points.n_converged.reshape(shape),
         n_starts=n_s,
         profile=profile,
         global_fit=fit,
     )
+
+
+@dataclasses.dataclass
+class _PointBest:
+    """The best optimum found so far at each grid point (flat point index)."""
+
+    chi2: np.ndarray  # (P,), inf where no start ended finite
+    x: np.ndarray  # (P, n_free)
+    status: np.ndarray  # (P,) status of the best start
+    n_converged: np.ndarray  # (P,) converged starts of the n_starts drawn ones
+
+
+# A start from a neighbour's optimum counts as an improvement only when it lowers chi2 by
+# more than this (relative): smaller changes are rounding, and chasing them would keep
+# rounds going without changing any answer.
+IMPROVEMENT_RTOL = 1e-10
+# Continuation batches are padded to a power of two of at least this many items, so the
+# shrinking rounds reuse a few compiled programs instead of compiling one per size.
+MIN_BUCKET = 16
+
+
+def _neighbours(shape: tuple[int, ...]) -> np.ndarray:
+    """``(P, K)`` flat indices of each point's neighbours (8 in 2-D, 2 in 1-D), -1 where
+    the grid ends."""
+    index = np.arange(int(np.prod(shape))).reshape(shape)
+    padded = np.pad(index, 1, constant_values=-1)
+    offsets = ([(o,) for o in (-1, 1)] if len(shape) == 1 else
+               [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0)])
+    columns = []
+    for shift in offsets:
+        window = tuple(slice(1 + s, 1 + s + n) for s, n in zip(shift, shape, strict=True))
+        columns.append(padded[window].ravel())
+    return np.stack(columns, axis=1)
+
+
+def _continue_from_neighbours(solve, points: _PointBest, fixed, shape, seeds) -> _PointBest:
+    """Start every point from its neighbours' optima, round after round, until no point
+    improves.
+
+    A profile's optimum moves continuously along the grid except where another basin takes
+    over; a point that missed the better basin is reached from a neighbour that found it.
+    Round 1 starts every point from all its neighbours' optima and from ``seeds`` (the
+    global fit, whose basin holds the overall minimum); later rounds only from the
+    neighbours whose optimum improved in the round before, so the work shrinks to the
+    front where a better basin is still spreading (at most grid-diameter rounds). Points
+    whose optimum equals the neighbour's already are not started again.
+    """
+    neighbours = _neighbours(shape)
+    n_points = len(points.chi2)
+    changed = np.ones(n_points, dtype=bool)
+    for round_ in range(1, sum(shape) + 2):
+        p_idx, q_idx = np.nonzero((neighbours >= 0) & changed[np.maximum(neighbours, 0)])
+        q_idx = neighbours[p_idx, q_idx]
+        x0 = points.x[q_idx]
+        keep = np.isfinite(points.chi2[q_idx]) & ~np.all(x0 == points.x[p_idx], axis=1)
+        p_idx, x0 = p_idx[keep], x0[keep]
+        if round_ == 1 and len(seeds):
+            p_idx = np.concatenate([p_idx, np.repeat(np.arange(n_points), len(seeds))])
+            x0 = np.concatenate([x0, np.tile(seeds, (n_points, 1))])
+        if len(p_idx) == 0:
+            break
+        n = len(p_idx)
+        size = max(MIN_BUCKET, 1 << (n - 1).bit_length())
+        pad = np.concatenate([np.arange(n), np.full(size - n, n - 1)])
+        out = solve(x0[pad], fixed[p_idx[pad]],
+                    description=f"scan continuation round {round_} ({n} starts)")
+        f = np.where(np.isfinite(out.fun[:n]), out.fun[:n], np.inf)
+        # the best new start of each point (lexsort: by point, then by chi2)
+        order = np.lexsort((f, p_idx))
+        first = np.ones(n, dtype=bool)
+        first[1:] = p_idx[order][1:] != p_idx[order][:-1]
+        best_rows = order[first]
+        targets = p_idx[best_rows]
+        tol = IMPROVEMENT_RTOL * np.maximum(1.0, np.abs(points.chi2[targets]))
+        better = f[best_rows] < points.chi2[targets] - np.where(
+            np.isfinite(points.chi2[targets]), tol, 0.0)
+        rows, targets = best_rows[better], targets[better]
+        points.chi2[targets] = f[rows]
+        points.x[targets] = out.x[:n][rows]
+        points.status[targets] = out.status[:n][rows]
+        changed = np.zeros(n_points, dtype=bool)
+        changed[targets] = True
+        if not changed.any():
+            break
+    return points

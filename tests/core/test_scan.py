@@ -274,3 +274,56 @@ def test_parse_grid_rejects_bad_strings(text, match):
 def test_scan_bad_inputs(grid, kwargs, error, match):
     with pytest.raises(error, match=match):
         scan(gaussian_chi2, SPEC, grid, progress=False, **kwargs)
+
+
+# ------------------------------------------------------------------ continuation
+# A wide well at b = -1 (chi2 30) and a narrow, deeper one (width 0.05, chi2 ~22) whose
+# centre moves with the scanned a by 0.03 per grid step: a fixed start finds the narrow
+# well only at the few points where it lies close to the well's centre; a profile
+# continued from its neighbours' optima follows the well across the whole grid.
+WELL_SPEC = ParamSpec([Param("a", 0.5, 0.0, 1.0), Param("b", 0.0, -3.0, 3.0)])
+WELL_GRID = np.linspace(0.0, 1.0, 11)
+WELL_WIDTH = 0.05
+
+
+def _well_centre():
+    from jaxfit.core.optimize import sample_starts
+
+    # the one drawn start of n_starts=2 (the other is the default b = 0): the narrow well
+    # sits under it at a = 0.5
+    return float(sample_starts(WELL_SPEC.freeze(["a"]), 1, seed=0)[0, 0])
+
+
+def two_wells(p, centre):
+    b0 = centre + 0.3 * (p["a"] - 0.5)
+    return (30.0 + (p["b"] + 1.0) ** 2
+            - 20.0 * jnp.exp(-0.5 * ((p["b"] - b0) / WELL_WIDTH) ** 2))
+
+
+def test_continuation_reaches_the_best_of_64_independent_starts():
+    centre = _well_centre()
+    grid = {"a": WELL_GRID}
+    run = lambda **kw: scan(two_wells, WELL_SPEC, grid, data=centre, progress=False,  # noqa: E731
+                            global_fit=False, **kw)
+    reference = run(n_starts=64, continuation=False)
+    few = run(n_starts=2, continuation=False)
+    continued = run(n_starts=2)
+    # the test has teeth: two independent starts miss the narrow well at some points
+    assert np.any(few.chi2 > reference.chi2 + 1.0)
+    # continuation from 2 starts per point matches 64 independent starts everywhere
+    np.testing.assert_allclose(continued.chi2, reference.chi2, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(continued.best["b"], reference.best["b"], atol=1e-5)
+    assert continued.all_converged
+
+
+def test_continuation_in_2d_and_its_neighbours():
+    from jaxfit.core.scan import _neighbours
+
+    nb = _neighbours((2, 3))
+    assert sorted(nb[0][nb[0] >= 0]) == [1, 3, 4]  # corner (0, 0): right, below, diagonal
+    assert sorted(nb[4][nb[4] >= 0]) == [0, 1, 2, 3, 5]
+    assert sorted(_neighbours((3,))[1]) == [0, 2]
+    # on the analytic Gaussian, continuation changes nothing (one basin)
+    res = scan(gaussian_chi2, SPEC, GRID_2D, n_starts=N_STARTS, progress=False)
+    mesh = np.meshgrid(*GRID_2D.values(), indexing="ij")
+    np.testing.assert_allclose(res.chi2, _numpy_chi2(*mesh), rtol=0, atol=1e-10)
