@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from jaxfit.cli.main import DEMO_PARTS, STATE, app, say
+from jaxfit.cli.state import parse_list, parse_numbers, say, show_progress
+from jaxfit.lensing.params import SIM_PARAMS
 
 lensing_app = typer.Typer(help="MaNGA sources, SIS + subhalo lensing, the Flax subhalo CNN.",
                           no_args_is_help=True)
-app.add_typer(lensing_app, name="lensing")
 
 OUT = typer.Option(Path("jaxfit-results/lensing"), "--out", help="Results folder.")
 SOURCES = typer.Option(None, "--sources", help="Folder of prepared source .npy files "
@@ -20,7 +20,8 @@ N_SOURCES = 6
 
 
 def _sources(folder: Path | None, n_pix: int):
-    from jaxfit.lensing.data import load_sources, synthetic_sources
+    from jaxfit.lensing.sources import load_sources
+    from jaxfit.lensing.synthetic import synthetic_sources
 
     if folder is None:
         return synthetic_sources(N_SOURCES, seed=0, n_pix=n_pix), None
@@ -32,8 +33,8 @@ def _config(experiment, channels, arch, epochs, n_train, n_val, n_test, seed, n_
             sub_factor, psf_sigma, flux_noise, vel_noise):
     import dataclasses
 
-    from jaxfit.lensing.cnn import TrainConfig
-    from jaxfit.lensing.model import LensSimConfig
+    from jaxfit.lensing.params import LensSimConfig
+    from jaxfit.lensing.training import TrainConfig
 
     sim = dataclasses.replace(LensSimConfig(), n_pix=n_pix, theta_E_sub_factor=sub_factor,
                               psf_sigma=psf_sigma, flux_noise_sigma=flux_noise,
@@ -47,13 +48,10 @@ def inspect(folder: Path = typer.Argument(..., help="Folder of MaNGA DAP MAPS fi
             velocity: str = typer.Option("stellar", "--velocity", help="stellar or gas."),
             out: Path = OUT):
     """Quality metrics and lensibility tiers of every MAPS file; CSV summaries + index."""
-    from jaxfit.lensing.data import inspect_folder
+    from jaxfit.lensing.quality import inspect_folder
 
-    try:
-        quality, scored, index = inspect_folder(folder, out, velocity=velocity,
-                                                progress=not STATE["quiet"])
-    except (FileNotFoundError, ValueError) as err:
-        raise typer.BadParameter(str(err)) from None
+    quality, scored, index = inspect_folder(folder, out, velocity=velocity,
+                                            progress=show_progress())
     say(scored.to_string(max_rows=30))
     say(f"{len(scored)} files; tiers: {scored['tier'].value_counts().to_dict()}; "
         f"wrote {out}/maps_quality_summary.csv, maps_lensability_scored.csv, {index.name}")
@@ -65,14 +63,26 @@ def prep(folder: Path = typer.Argument(..., help="Folder of MaNGA DAP MAPS files
          velocity: str = typer.Option("stellar", "--velocity", help="stellar or gas."),
          out: Path = OUT):
     """Source tensors (2, N, N) as .npy plus preview PNGs for every usable MAPS file."""
-    from jaxfit.lensing.data import prep_folder
+    from jaxfit.lensing.sources import prep_folder
 
-    try:
-        paths = prep_folder(folder, out, n_pix=n_pix, velocity=velocity,
-                            progress=not STATE["quiet"])
-    except (FileNotFoundError, ValueError) as err:
-        raise typer.BadParameter(str(err)) from None
+    paths = prep_folder(folder, out, n_pix=n_pix, velocity=velocity, progress=show_progress())
     say(f"wrote {len(paths)} source tensors to {out}")
+
+
+# the simulator options of `train` (option: flag, parameter set): default, unit and help
+# come from the parameter's declaration in SIM_PARAMS
+_SIM_OPTIONS = {
+    "sub_factor": ("--sub-factor", "theta_E_sub_factor"),
+    "psf_sigma": ("--psf-sigma", "psf_sigma"),
+    "flux_noise": ("--flux-noise", "flux_noise_sigma"),
+    "vel_noise": ("--vel-noise", "vel_noise_sigma"),
+}
+
+
+def _sim_option(flag: str, name: str):
+    p = SIM_PARAMS[name]
+    unit = f" [{p.unit}]" if p.unit else ""
+    return typer.Option(p.default, flag, help=f"{p.doc}{unit}.")
 
 
 TRAIN_OPTIONS = dict(
@@ -84,10 +94,7 @@ TRAIN_OPTIONS = dict(
     n_test=typer.Option(800, "--n-test"),
     seed=typer.Option(42, "--seed"),
     n_pix=typer.Option(64, "--n-pix"),
-    sub_factor=typer.Option(0.1, "--sub-factor", help="theta_E_sub / theta_E_main."),
-    psf_sigma=typer.Option(1.0, "--psf-sigma", help="Gaussian PSF sigma, pixels (0: none)."),
-    flux_noise=typer.Option(0.08, "--flux-noise"),
-    vel_noise=typer.Option(0.03, "--vel-noise"),
+    **{option: _sim_option(*spec) for option, spec in _SIM_OPTIONS.items()},
 )
 
 
@@ -110,29 +117,14 @@ def train(
     out: Path = OUT,
 ):
     """Train the CNN on images simulated on the device each step; test on held-out galaxies."""
-    from jaxfit.lensing.cnn import train as run
+    from jaxfit.lensing.training import train as run
 
-    try:
-        config = _config(experiment, channels, arch, epochs, n_train, n_val, n_test, seed,
-                         n_pix, sub_factor, psf_sigma, flux_noise, vel_noise)
-        src, ids = _sources(sources, n_pix)
-        result = run(config, src, ids, out_dir=out, progress=not STATE["quiet"])
-    except (FileNotFoundError, ValueError) as err:
-        raise typer.BadParameter(str(err)) from None
-    last = result.history[-1]
-    say(f"{experiment} ({channels}, {arch}): test accuracy {result.test['accuracy']:.3f}, "
-        f"ROC AUC {result.test['roc_auc']:.3f}, loss {result.test['loss']:.3f}; last epoch "
-        f"val accuracy {last['val_accuracy']:.3f}; "
-        f"{result.throughput['warm_steps_per_s']:.1f} steps/s")
+    config = _config(experiment, channels, arch, epochs, n_train, n_val, n_test, seed,
+                     n_pix, sub_factor, psf_sigma, flux_noise, vel_noise)
+    src, ids = _sources(sources, n_pix)
+    result = run(config, src, ids, out_dir=out, progress=show_progress())
+    say(result.summary())
     say("wrote " + ", ".join(str(p) for p in result.paths.values()))
-
-
-def _floats(text: str, name: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}",
-                                 param_hint=name) from None
 
 
 @lensing_app.command("sweep")
@@ -141,7 +133,7 @@ def sweep(
     sub_factors: str = typer.Option("0.1,0.3", "--sub-factors"),
     psf_sigmas: str = typer.Option("0,1", "--psf-sigmas"),
     noise_levels: str = typer.Option("0,0.08", "--noise-levels", help="Flux noise sigmas; "
-                                     "the velocity noise scales with them (0.03/0.08)."),
+                                     "the velocity noise stays at its default."),
     channel_modes: str = typer.Option("both,flux_only,vel_only", "--channel-modes"),
     epochs: int = typer.Option(3, "--epochs"),
     n_train: int = typer.Option(2000, "--n-train"),
@@ -151,23 +143,20 @@ def sweep(
     out: Path = OUT,
 ):
     """Grid over subhalo strength, PSF and noise x channel modes: one CSV row per run."""
-    from jaxfit.lensing.cnn import sweep as run
+    from jaxfit.lensing.sweep import sweep as run
 
-    grid = {"theta_E_sub_factor": _floats(sub_factors, "--sub-factors"),
-            "psf_sigma": _floats(psf_sigmas, "--psf-sigmas"),
-            "flux_noise_sigma": _floats(noise_levels, "--noise-levels"),
-            "channels": [c.strip() for c in channel_modes.split(",") if c.strip()]}
-    try:
-        base = _config(experiment, "both", "research", epochs, n_train, 400, 400, seed, n_pix,
-                       0.1, 1.0, 0.08, 0.03)
-        src, ids = _sources(sources, n_pix)
-        frame = run(grid, base, src, out, source_ids=ids, progress=not STATE["quiet"])
-    except (FileNotFoundError, ValueError) as err:
-        raise typer.BadParameter(str(err)) from None
+    grid = {"theta_E_sub_factor": parse_numbers(sub_factors, "--sub-factors"),
+            "psf_sigma": parse_numbers(psf_sigmas, "--psf-sigmas"),
+            "flux_noise_sigma": parse_numbers(noise_levels, "--noise-levels"),
+            "channels": parse_list(channel_modes, "--channel-modes")}
+    base = _config(experiment, "both", "research", epochs, n_train, 400, 400, seed, n_pix,
+                   *(SIM_PARAMS[name].default for _, name in _SIM_OPTIONS.values()))
+    src, ids = _sources(sources, n_pix)
+    frame = run(grid, base, src, out, source_ids=ids, progress=show_progress())
     columns = [c for c in ("theta_E_sub_factor", "psf_sigma", "flux_noise_sigma", "channels",
                            "accuracy", "roc_auc") if c in frame]
     say(frame[columns].to_string(index=False))
-    say(f"wrote {out}/sweep.csv, {out}/sweep.png")
+    say(f"wrote {out}/sweep.json, {out}/sweep.csv, {out}/sweep.png")
 
 
 def demo_part(out: Path, quiet: bool = False) -> dict:
@@ -180,9 +169,10 @@ def demo_part(out: Path, quiet: bool = False) -> dict:
 
     from jaxfit.core.io import save_figure
     from jaxfit.core.provenance import run_record
-    from jaxfit.lensing.cnn import TrainConfig, train
-    from jaxfit.lensing.data import synthetic_sources
-    from jaxfit.lensing.model import LensSimConfig, lens_image
+    from jaxfit.lensing.params import LensSimConfig
+    from jaxfit.lensing.simulate import lens_image
+    from jaxfit.lensing.synthetic import synthetic_sources
+    from jaxfit.lensing.training import TrainConfig, train
 
     folder = Path(out) / "lensing"
     sources = synthetic_sources(N_SOURCES, seed=0, n_pix=64)
@@ -226,4 +216,3 @@ def demo_part(out: Path, quiet: bool = False) -> dict:
     return {"section": section, "summary": summary, "provenance": run_record(folder=str(folder))}
 
 
-DEMO_PARTS["lensing"] = demo_part

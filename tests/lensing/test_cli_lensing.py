@@ -7,7 +7,8 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from jaxfit.cli.main import app
-from jaxfit.lensing.data import synthetic_maps, write_maps_fits
+from jaxfit.lensing.fits_io import write_maps_fits
+from jaxfit.lensing.synthetic import synthetic_maps
 
 runner = CliRunner()
 GEOMETRY = {"inclination": 60.0, "position_angle": 30.0, "r_d": 0.3, "v_max": 250.0,

@@ -1,8 +1,8 @@
 """The simulator's configuration is an argument of its compiled programs (issue 12).
 
-The numbers of a :class:`~jaxfit.lensing.model.LensSimConfig` (Einstein radii, subhalo
+The numbers of a :class:`~jaxfit.lensing.params.LensSimConfig` (Einstein radii, subhalo
 radii, shear, PSF width, noise levels, mask threshold, clip ranges) travel as a
-:class:`~jaxfit.lensing.model.SimParams` pytree of arrays; only the image size, the subhalo
+:class:`~jaxfit.lensing.params.SimParams` pytree of arrays; only the image size, the subhalo
 kind and the PSF / noise / re-mask switches are static. So a second configuration of the
 same size and kind, or a training run at another learning rate or seed, compiles nothing
 new. Two counters watch the second run:
@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 
 import jaxfit  # noqa: F401  (float64)
-from jaxfit.lensing import model as m
-from jaxfit.lensing.cnn import TrainConfig, training_losses
+from jaxfit.lensing import simulate as m
+from jaxfit.lensing.params import LensSimConfig
+from jaxfit.lensing.training import TrainConfig, training_losses
 
 COUNTS = {"traces": 0, "programs": 0}
 
@@ -71,9 +72,9 @@ def _sources(n=3, size=12, seed=0):
     return jnp.asarray(src, jnp.float32)
 
 
-BASE = m.LensSimConfig(n_pix=16)
+BASE = LensSimConfig(n_pix=16)
 # every number differs from BASE; same size, subhalo kind, PSF and noise switches
-OTHER = m.LensSimConfig(n_pix=16, theta_E_main=0.4, theta_E_sub_factor=0.3,
+OTHER = LensSimConfig(n_pix=16, theta_E_main=0.4, theta_E_sub_factor=0.3,
                         sub_radius_range=(0.2, 0.4), shear_gamma1=0.05, shear_gamma2=-0.03,
                         psf_sigma=1.6, psf_edge="zero", flux_noise_sigma=0.02,
                         vel_noise_sigma=0.1, flux_mask_threshold=0.2, flux_clip=(0.0, 1.2),
@@ -104,7 +105,7 @@ def test_simulate_batch_and_lens_image_reuse_their_programs():
         m.lens_image(src[0], OTHER, key)
     # a static setting (another subhalo kind) is another program: the counter sees it
     before = dict(COUNTS)
-    m.simulate_batch(key, src, m.LensSimConfig(n_pix=16, subhalo="tnfw"), 5, "kinematic")
+    m.simulate_batch(key, src, LensSimConfig(n_pix=16, subhalo="tnfw"), 5, "kinematic")
     assert COUNTS["programs"] > before["programs"] and COUNTS["traces"] > before["traces"]
 
 
