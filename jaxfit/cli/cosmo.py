@@ -7,14 +7,14 @@ from pathlib import Path
 
 import typer
 
-from jaxfit.cli.main import DEMO_PARTS, STATE, app, say
+from jaxfit.cli.boundary import message_of
+from jaxfit.cli.state import STATE, parse_list, say
 from jaxfit.core.io import to_jsonable, write_json
 
 cosmo_app = typer.Typer(help="LCDM and PBUF fits to CMB priors, BAO and SN; the parameter store.",
                         no_args_is_help=True)
 store_app = typer.Typer(help="Show, check and export the parameter store.", no_args_is_help=True)
 cosmo_app.add_typer(store_app, name="store")
-app.add_typer(cosmo_app, name="cosmo")
 
 STORE_OPTION = typer.Option(
     None, "--store", help="Store folder (else $JAXFIT_STORE, else a per-user folder)."
@@ -27,26 +27,18 @@ def _store(path):
     return OptimizedParameterStore(path)
 
 
-def _split(text: str | None) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else []
-
-
-def _message(err: Exception) -> str:
-    # KeyError's str() adds quotes around the whole message
-    return err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-
-
 def _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_start, store,
          n_starts, method, data_dir, out, default_datasets="cmb"):
     """Explicit flags win over the config file, which wins over the defaults."""
-    from jaxfit.cosmo.fit import load_config, optimize_parameters
+    from jaxfit.cosmo.config import load_config
+    from jaxfit.cosmo.fit import optimize_parameters
 
     cfg, options = {}, {}
     if config is not None:
         try:
             cfg = load_config(config)
         except (ValueError, FileNotFoundError) as err:
-            raise typer.BadParameter(_message(err), param_hint="--config") from None
+            raise typer.BadParameter(message_of(err), param_hint="--config") from None
         options = cfg.get("optimization", {})
     model = model or cfg.get("model", "lcdm")
     datasets = datasets or cfg.get("datasets", default_datasets)
@@ -55,42 +47,29 @@ def _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_sta
     cov_scale = cov_scale if cov_scale is not None else options.get("covariance_scaling", 1.0)
     dry_run = dry_run or options.get("dry_run", False) or not options.get("save_results", True)
     warm_start = warm_start or options.get("warm_start", False)
-    try:
-        result = optimize_parameters(
-            model,
-            datasets,
-            _split(optimize) or None,
-            cfg.get("parameter_overrides", {}),
-            frozen=_split(frozen),
-            cov_scale=cov_scale,
-            method=method,
-            n_starts=n_starts,
-            store=_store(store),
-            warm_start=warm_start,
-            dry_run=dry_run,
-            data_dir=data_dir,
-            gtol=options.get("convergence_tolerance"),
-            progress=True,
-        )
-    except (KeyError, ValueError, FileNotFoundError) as err:
-        raise typer.BadParameter(_message(err)) from None
-    meta = result.metadata
-    say(f"[bold]{model}[/] on {'+'.join(meta['datasets'])}: chi2 = {result.final_chi2:.4f} "
-        f"(improved by {result.chi2_improvement:.4f}), {result.convergence_status}, "
-        f"{result.n_function_evaluations} evaluations in {result.optimization_time:.1f} s")
-    for name, value in result.optimized_params.items():
-        say(f"  {name:>6} = {value:.8g} +- {meta['errors'][name]:.3g}")
-    if meta["unconstrained"]:
-        say(f"  unconstrained by these data: {', '.join(meta['unconstrained'])}")
-    if result.bounds_reached:
-        say(f"  on a bound: {', '.join(result.bounds_reached)}")
+    result = optimize_parameters(
+        model,
+        datasets,
+        parse_list(optimize, "--optimize") if optimize else None,
+        cfg.get("parameter_overrides", {}),
+        frozen=parse_list(frozen, "--frozen") if frozen else [],
+        cov_scale=cov_scale,
+        method=method,
+        n_starts=n_starts,
+        store=_store(store),
+        warm_start=warm_start,
+        dry_run=dry_run,
+        data_dir=data_dir,
+        gtol=options.get("convergence_tolerance"),
+        progress=True,
+    )
+    say(result.summary())
     say("  dry run: store unchanged" if dry_run else
-        ("  stored as new defaults" if result.convergence_status == "success"
-         else "  fit failed: store unchanged"))
+        ("  stored as new defaults" if result.converged else "  fit failed: store unchanged"))
     if out is not None:
-        write_json(Path(out) / f"{model}_fit.json", result.to_dict())
-        say(f"  wrote {Path(out) / f'{model}_fit.json'}")
-    if result.convergence_status != "success":
+        paths = result.save(out, f"{model}_fit")
+        say(f"  wrote {paths['json']}, {paths['csv'].name}, {paths['png'].name}")
+    if not result.converged:
         raise typer.Exit(1)
     return result
 
@@ -112,7 +91,8 @@ def _fit_command(default_datasets: str, doc: str):
         n_starts: int = typer.Option(16, "--n-starts", help="Multi-start count."),
         method: str = typer.Option("lbfgs", "--method", help="lbfgs, adam, scipy-lbfgsb, de."),
         data_dir: Path = typer.Option(None, "--data-dir", help="Folder with bao_data/sn_data."),
-        out: Path = typer.Option(None, "--out", help="Also write the result JSON here."),
+        out: Path = typer.Option(None, "--out",
+                                 help="Also write the result here (json, csv, png)."),
     ):
         _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_start, store,
              n_starts, method, data_dir, out, default_datasets)
@@ -180,13 +160,6 @@ def report(out: Path = typer.Option(Path("jaxfit-results/cosmo-report"), "--out"
     say(f"wrote {write_report(_store(store), out)}")
 
 
-def _checked_data(model, datasets, store):
-    try:
-        return _data(model, datasets, store)
-    except (KeyError, ValueError, FileNotFoundError) as err:
-        raise typer.BadParameter(_message(err)) from None
-
-
 def _data(model, datasets, store):
     """The data of ``chi2(params, data)`` and the model's spec at the stored defaults."""
     from jaxfit.cosmo.model import get_model
@@ -211,7 +184,7 @@ def profile(
     from jaxfit.core.scan import parse_grid, scan
     from jaxfit.cosmo.objective import chi2
 
-    data, spec = _checked_data(model, datasets, store)
+    data, spec = _data(model, datasets, store)
     grid = {}
     for axis in (x, y):
         if axis:
@@ -224,7 +197,7 @@ def profile(
     try:
         result = scan(chi2, spec.free_only(free), grid, data=data, n_starts=n_starts)
     except (KeyError, ValueError) as err:
-        raise typer.BadParameter(_message(err), param_hint="--x/--y") from None
+        raise typer.BadParameter(message_of(err), param_hint="--x/--y") from None
     paths = result.save(out, f"{model}_profile", run_record(model=model, datasets=datasets))
     best = ", ".join(f"{k}={v:.5g}" for k, v in result.best_point.items())
     say(f"{model} profile over {', '.join(grid)}: chi2_min = {result.chi2_min:.3f} at {best}; "
@@ -248,12 +221,9 @@ def sample(
     from jaxfit.core.sampling import sample_nuts
     from jaxfit.cosmo.objective import chi2
 
-    data, spec = _checked_data(model, datasets, store)
-    try:
-        result = sample_nuts(chi2, spec, data=data, num_chains=chains, num_warmup=warmup,
-                             num_samples=samples, seed=seed, init=dict(spec.defaults))
-    except ValueError as err:
-        raise typer.BadParameter(_message(err)) from None
+    data, spec = _data(model, datasets, store)
+    result = sample_nuts(chi2, spec, data=data, num_chains=chains, num_warmup=warmup,
+                         num_samples=samples, seed=seed, init=dict(spec.defaults))
     write_json(Path(out) / f"{model}_nuts.json",
                result.to_dict() | {"provenance": run_record(seeds={"nuts": seed})})
     write_csv(Path(out) / f"{model}_nuts_summary.csv", result.summary)
@@ -270,8 +240,8 @@ def regression(
     out: Path = typer.Option(None, "--out", help="Also write the table as JSON here."),
 ):
     """Check every stored optimisation reproduces (chi2 and constrained parameters, 1e-8)."""
-    from jaxfit.cosmo.fit import REGRESSION_RTOL
-    from jaxfit.cosmo.fit import regression as run_regression
+    from jaxfit.cosmo.regression import REGRESSION_RTOL
+    from jaxfit.cosmo.regression import regression as run_regression
 
     rows = run_regression(_store(store), quick=quick)
     if not rows:
@@ -296,7 +266,7 @@ def demo_part(out: Path, quiet: bool = False) -> dict:
     """``jaxfit demo``: LCDM and PBUF fits to CMB + DESI DR2 BAO with a store in ``out``."""
     from jaxfit.core.provenance import run_record
     from jaxfit.core.report import table_html
-    from jaxfit.cosmo.data import load_bao
+    from jaxfit.cosmo.datasets import load_bao
     from jaxfit.cosmo.fit import optimize_parameters
     from jaxfit.cosmo.report import optimization_rows, plot_bao_residuals
     from jaxfit.cosmo.store import OptimizedParameterStore
@@ -311,7 +281,7 @@ def demo_part(out: Path, quiet: bool = False) -> dict:
     plot_bao_residuals({m: store.get_model_defaults(m) for m in results}, load_bao("desi_dr2"),
                        folder / "bao_residuals.png")
     for model, result in results.items():
-        write_json(folder / f"{model}_fit.json", result.to_dict())
+        result.save(folder, f"{model}_fit")
     summary = []
     for model, r in results.items():
         errors = r.metadata["errors"]
@@ -337,4 +307,3 @@ def demo_part(out: Path, quiet: bool = False) -> dict:
     return {"section": section, "summary": summary, "provenance": run_record(store=str(folder))}
 
 
-DEMO_PARTS["cosmo"] = demo_part

@@ -27,7 +27,7 @@ def cosmo(
 ):
     """BAO and SN files in the cobaya formats (CobayaSampler/bao_data and sn_data)."""
     from jaxfit.core.download import data_home, fetch
-    from jaxfit.cosmo.data import BAO_DATASETS, SN_DATASETS, download_urls
+    from jaxfit.cosmo.datasets import BAO_DATASETS, SN_DATASETS, download_urls
 
     registry = {**BAO_DATASETS, **SN_DATASETS}
     names = list(registry) if sets == "all" else parse_list(sets, "--sets", registry)

@@ -1,4 +1,4 @@
-"""Objectives and the optimisation system of the cosmo domain (seed 004's design).
+"""Fitting the cosmo models: :func:`optimize_parameters` (seed 004's optimisation system).
 
 The objective is one module-level pure function, :func:`jaxfit.cosmo.objective.chi2`
 ``(params, data)``, with the loaded data sets passed as an argument (a
@@ -10,18 +10,21 @@ nothing new, and no cache of objectives is kept.
 :func:`optimize_parameters` fits chosen parameters with
 :func:`jaxfit.core.optimize.minimize`, attaches Hessian errors (naming the directions the
 data leave unconstrained), and stores the best fit as the model's new defaults unless it is
-a dry run or the fit failed. :func:`make_objective` and :func:`make_parts` give the same
-chi2 as functions of the parameters alone (closures over the data), for batch evaluation.
+a dry run or the fit failed; it returns an :class:`~jaxfit.cosmo.results.OptimizationResult`.
+:func:`make_objective` and :func:`make_parts` give the same chi2 as functions of the
+parameters alone (closures over the data), for batch evaluation.
 
 Injection rule: every fit starts from ``store.get_model_defaults(model)``, never from
 literals; the model registry's values are only the store's built-ins.
+
+This module also re-exports, under their former path, the objective's names
+(:mod:`jaxfit.cosmo.objective`), :class:`OptimizationResult`
+(:mod:`jaxfit.cosmo.results`), :func:`load_config` (:mod:`jaxfit.cosmo.config`) and
+:func:`regression` (:mod:`jaxfit.cosmo.regression`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -31,25 +34,28 @@ import numpy as np
 from jaxfit.core.optimize import minimize
 from jaxfit.core.provenance import package_versions, run_record
 from jaxfit.core.uncertainty import hessian_uncertainty
-from jaxfit.cosmo.model import get_model
+from jaxfit.cosmo.config import CONFIG_KEYS, TOP_KEYS, load_config
+from jaxfit.cosmo.model import MODELS, get_model
 from jaxfit.cosmo.objective import (
-    BAOLikelihood,
-    CMBLikelihood,
     CosmoData,
     as_data,
-    bao_part,
     chi2,
     chi2_breakdown,
     chi2_parts,
     chi2_parts_jit,
-    cmb_part,
     cosmo_data,
-    sn_part,
+    dataset_chi2,
 )
+from jaxfit.cosmo.regression import REGRESSION_RTOL, regression
+from jaxfit.cosmo.results import OptimizationResult
 from jaxfit.cosmo.store import OptimizedParameterStore
 
 __all__ = [
+    "BOUND_FRACTION",
+    "CONFIG_KEYS",
     "DEFAULT_OPTIMIZE",
+    "REGRESSION_RTOL",
+    "TOP_KEYS",
     "CosmoData",
     "OptimizationResult",
     "as_data",
@@ -65,11 +71,10 @@ __all__ = [
     "regression",
 ]
 
-# the seed's default optimisation lists
-DEFAULT_OPTIMIZE = {
-    "lcdm": ("H0", "Om0", "Obh2", "ns"),
-    "pbuf": ("H0", "Om0", "Obh2", "ns", "alpha", "Rmax", "eps0", "n_eps", "k_sat"),
-}
+DEFAULT_OPTIMIZE = {name: m.spec.free_names for name, m in MODELS.items()}
+"""The parameters each model's fit frees by default: its non-frozen ones (the seed's lists:
+H0, Om0, Obh2, ns, and for PBUF also alpha, Rmax, eps0, n_eps, k_sat)."""
+
 # a free parameter closer than this fraction of its range to a bound "reached" it
 BOUND_FRACTION = 1e-6
 
@@ -97,35 +102,10 @@ def make_parts(model: str, datasets: Mapping, rd_method: str = "aubourg") -> dic
     :func:`make_objective`)."""
     data = as_data(model, datasets, rd_method)
 
-    def part(d):
-        if isinstance(d, CMBLikelihood):
-            return lambda p: cmb_part(p, d, data.model)
-        if isinstance(d, BAOLikelihood):
-            return lambda p: bao_part(p, d, data.model, data.rd_method)
-        return lambda p: sn_part(p, d, data.model)
+    def part(likelihood):
+        return lambda p: dataset_chi2(p, likelihood, data.model, data.rd_method)
 
     return {key: part(d) for key, d in data.sets.items()}
-
-
-@dataclasses.dataclass
-class OptimizationResult:
-    """The seed's OptimizationResult, plus errors and the full parameter set."""
-
-    model: str
-    optimized_params: dict[str, float]
-    starting_params: dict[str, float]
-    final_chi2: float
-    chi2_improvement: float
-    convergence_status: str
-    n_function_evaluations: int
-    optimization_time: float
-    bounds_reached: list[str]
-    optimizer_info: dict[str, str]
-    covariance_scaling: float
-    metadata: dict
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def optimize_parameters(
@@ -152,7 +132,7 @@ def optimize_parameters(
 
     Args:
         model: a name from :data:`jaxfit.cosmo.model.MODELS`.
-        datasets: selection such as ``"cmb,bao"`` (:func:`jaxfit.cosmo.data.parse_datasets`).
+        datasets: selection such as ``"cmb,bao"`` (:func:`jaxfit.cosmo.datasets.parse_datasets`).
         optimize_params: parameters to fit (default: the seed's list for the model).
         starting_values: overrides of the stored defaults (validated against the bounds).
         frozen: parameters held fixed even if listed in ``optimize_params``.
@@ -169,7 +149,7 @@ def optimize_parameters(
     """
     cosmo = get_model(model)
     store = OptimizedParameterStore() if store is None else store
-    optimize_params = list(optimize_params or DEFAULT_OPTIMIZE.get(model, cosmo.spec.free_names))
+    optimize_params = list(optimize_params or DEFAULT_OPTIMIZE[model])
     cosmo.spec.check_names(list(optimize_params) + list(frozen) + list(bounds or {}))
     free = [n for n in optimize_params if n not in set(frozen)]
     if not free:
@@ -256,149 +236,3 @@ def optimize_parameters(
             model, {**overrides, **result.optimized_params}, metadata
         )
     return result
-
-
-# ------------------------------------------------------------------------- config files
-CONFIG_KEYS = {
-    "optimize_parameters": list,
-    "frozen_parameters": list,
-    "use_precomputed": bool,
-    "save_results": bool,
-    "convergence_tolerance": (int, float),
-    "covariance_scaling": (int, float),
-    "warm_start": bool,
-    "dry_run": bool,
-}
-TOP_KEYS = ("optimization", "parameter_overrides", "model", "datasets")
-
-
-def load_config(path) -> dict:
-    """Read and validate a JSON config in the seed's format.
-
-    Accepted top-level keys: ``optimization`` (keys of :data:`CONFIG_KEYS`),
-    ``parameter_overrides`` ({name: value}), and jaxfit's ``model`` and ``datasets``.
-    ``convergence_tolerance`` becomes the optimiser's ``gtol``; ``use_precomputed`` is
-    accepted for compatibility with the research configs and has no effect (jaxfit
-    computes every prediction on the fly; there are no precomputed tables).
-
-    Raises:
-        ValueError: unreadable JSON, unknown keys, or values of the wrong type (the message
-            names the file and the key).
-    """
-    path = Path(path)
-    try:
-        config = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"config file {path} does not exist") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(f"config file {path}: not valid JSON ({err})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"config file {path}: expected a JSON object at the top level")
-    unknown = [k for k in config if k not in TOP_KEYS]
-    if unknown:
-        raise ValueError(f"config file {path}: unknown keys {unknown}; valid: {list(TOP_KEYS)}")
-    options = config.get("optimization", {})
-    if not isinstance(options, dict):
-        raise ValueError(f"config file {path}: 'optimization' must be an object")
-    for key, value in options.items():
-        if key not in CONFIG_KEYS:
-            raise ValueError(
-                f"config file {path}: unknown optimization key {key!r}; valid: {list(CONFIG_KEYS)}"
-            )
-        if not isinstance(value, CONFIG_KEYS[key]) or (
-            CONFIG_KEYS[key] is not bool and isinstance(value, bool)
-        ):
-            raise ValueError(f"config file {path}: optimization.{key} has the wrong type")
-    overrides = config.get("parameter_overrides", {})
-    if not isinstance(overrides, dict) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in overrides.values()
-    ):
-        raise ValueError(f"config file {path}: parameter_overrides must map names to numbers")
-    return config
-
-
-# --------------------------------------------------------------------------- regression
-REGRESSION_RTOL = 1e-8
-
-
-def regression(store: OptimizedParameterStore, quick: bool = True, rtol: float = REGRESSION_RTOL):
-    """Check that each model's stored optimisation still reproduces.
-
-    ``quick``: the chi2 at the stored optimum, recomputed with today's code and data (same
-    data sets, covariance scaling, r_d method), must equal the stored ``final_chi2`` to
-    ``rtol`` (relative to max(1, |chi2|)); no fit is run. Otherwise (full) the fit itself is
-    re-run as a dry run with the stored method, number of starts and seed: the optimised
-    parameters start from the built-in defaults, the others are held at the values the
-    stored fit used; chi2 and every *constrained* optimised parameter must agree to ``rtol``.
-    Parameters the stored fit reported as unconstrained are listed but not compared: their
-    values are arbitrary by construction.
-
-    Returns:
-        One dict per optimised model: model, datasets, chi2 (stored, new), the worst relative
-        parameter difference and its parameter (full mode), skipped names, ``reproduced``.
-    """
-    rows = []
-    for model in store.models:
-        meta = store.get_optimization_metadata(model)
-        if not meta:
-            continue
-        stored = store.get_model_defaults(model)
-        datasets = meta.get("datasets", meta["source_dataset"])
-        info = meta.get("optimizer_info", {})
-        skipped = list(meta.get("unconstrained", []))
-        diffs = {}
-        if quick:
-            data = cosmo_data(model, datasets, meta.get("data_dir"),
-                              meta.get("covariance_scaling", 1.0),
-                              meta.get("rd_method", "aubourg"))
-            chi2_new = sum(chi2_breakdown(stored, data).values())
-            converged = True
-        else:
-            with tempfile.TemporaryDirectory(prefix="jaxfit-regression-") as tmp:
-                # a scratch store with only the built-ins: the re-run starts where the first
-                # fit of a fresh user would, and (a dry run) writes nothing anywhere
-                scratch = OptimizedParameterStore(tmp, builtins=store.builtins,
-                                                  bounds=store.bounds)
-                fixed = {
-                    n: v for n, v in meta.get("fit_point", {}).items()
-                    if n not in meta["optimized_params"]
-                }
-                result = optimize_parameters(
-                    model,
-                    datasets,
-                    meta["optimized_params"],
-                    fixed,
-                    store=scratch,
-                    data_dir=meta.get("data_dir"),
-                    cov_scale=meta.get("covariance_scaling", 1.0),
-                    rd_method=meta.get("rd_method", "aubourg"),
-                    method=info.get("method", "lbfgs"),
-                    n_starts=int(info.get("n_starts", 16)),
-                    seed=int(info.get("seed", 0)),
-                    dry_run=True,
-                    progress=False,
-                )
-            chi2_new, converged = result.final_chi2, result.convergence_status == "success"
-            diffs = {
-                n: abs(v - stored[n]) / max(abs(stored[n]), 1e-300)
-                for n, v in result.optimized_params.items()
-                if n not in skipped
-            }
-        worst = max(diffs, key=diffs.get) if diffs else None
-        chi2_stored = float(meta["final_chi2"])
-        chi2_diff = abs(chi2_new - chi2_stored) / max(1.0, abs(chi2_stored))
-        rows.append({
-            "model": model,
-            "datasets": "+".join(datasets) if isinstance(datasets, list) else datasets,
-            "mode": "quick" if quick else "full",
-            "chi2_stored": chi2_stored,
-            "chi2_new": chi2_new,
-            "chi2_rel_diff": chi2_diff,
-            "worst_param": worst,
-            "worst_rel_diff": diffs.get(worst, 0.0),
-            "skipped_unconstrained": skipped,
-            "reproduced": bool(
-                converged and chi2_diff <= rtol and all(d <= rtol for d in diffs.values())
-            ),
-        })
-    return rows

@@ -35,8 +35,8 @@ Energy content (the conventions others must know)
   The astropy equivalent is ``LambdaCDM(H0, Om0=Om0 - Onu_mass, Ode0=OL, Tcmb0=Tcmb,
   Neff=Neff, m_nu=[0, ..., 0, m_nu])`` (``FlatLambdaCDM`` when ``Ok0 = 0``); the two agree
   to quadrature precision.
-- ``Neff``, ``Tcmb``, ``m_nu`` and ``Ok0`` are frozen by default: the CMB distance priors
-  (and BAO, SN) barely constrain them, so fits fix them unless asked otherwise.
+- The parameters (defaults, bounds, units, frozen flags) are declared in
+  :mod:`jaxfit.cosmo.params`; ``Neff``, ``Tcmb``, ``m_nu`` and ``Ok0`` are frozen by default.
 """
 
 from __future__ import annotations
@@ -58,9 +58,10 @@ from jaxfit.constants import (
     K_BOLTZMANN,
     MPC_M,
 )
-from jaxfit.core.params import Param, ParamSpec
+from jaxfit.core.params import ParamSpec
 from jaxfit.core.precision import require_float64
 from jaxfit.core.quadrature import gl_panels
+from jaxfit.cosmo.params import LCDM_SPEC, PBUF_SPEC
 
 # ----------------------------------------------------------------------------- constants
 
@@ -209,39 +210,11 @@ class CosmoModel:
     doc: str
 
 
-_LCDM_PARAMS = (
-    Param("H0", 67.4, 20.0, 150.0, unit="km/s/Mpc", doc="Hubble constant"),
-    Param("Om0", 0.315, 0.01, 0.99, doc="matter today: baryons + CDM + massive neutrinos"),
-    Param("Obh2", 0.02237, 0.005, 0.1, doc="physical baryon density Ob h^2"),
-    Param("ns", 0.9649, 0.5, 1.5, doc="scalar spectral index"),
-    # frozen: the distance priors do not constrain these
-    Param("Neff", 3.046, 1.0, 10.0, frozen=True, doc="effective number of neutrino species"),
-    Param("Tcmb", 2.7255, 2.0, 3.0, frozen=True, unit="K", doc="CMB temperature today"),
-    Param(
-        "m_nu",
-        0.0,
-        0.0,
-        1.0,
-        frozen=True,
-        unit="eV",
-        doc="summed neutrino mass in one massive species (0 = massless; Planck: 0.06)",
-    ),
-    Param("Ok0", 0.0, -0.3, 0.3, frozen=True, doc="curvature density today"),
-)
-
-_PBUF_PARAMS = (
-    Param("alpha", 5e-4, 1e-6, 1e-2, doc="PBUF coupling"),
-    Param("Rmax", 1e9, 1e6, 1e12, doc="PBUF maximal scale (sigma_eff ~ 1/sqrt(Rmax))"),
-    Param("eps0", 0.7, 0.0, 2.0, doc="PBUF eps(z=0)"),
-    Param("n_eps", 0.0, -2.0, 2.0, doc="PBUF eps(z) power-law index in (1+z)"),
-    Param("k_sat", 0.9762, 0.1, 2.0, doc="PBUF saturation / radiation rescaling"),
-)
-
 MODELS: dict[str, CosmoModel] = {
-    "lcdm": CosmoModel("lcdm", ParamSpec(_LCDM_PARAMS), E2_lcdm, "flat or curved LCDM"),
+    "lcdm": CosmoModel("lcdm", LCDM_SPEC, E2_lcdm, "flat or curved LCDM"),
     "pbuf": CosmoModel(
         "pbuf",
-        ParamSpec(_LCDM_PARAMS + _PBUF_PARAMS),
+        PBUF_SPEC,
         E2_pbuf,
         "LCDM + PBUF sigma_eff and saturated-radiation terms",
     ),

@@ -17,7 +17,7 @@ The data are a :class:`CosmoData` pytree:
   ``"bao:desi_dr2"``, ...), which say which kinds of data are present.
 
 Build the data with :func:`cosmo_data` (parse and load a selection such as ``"cmb,bao"``) or
-:func:`as_data` (from containers already loaded with :mod:`jaxfit.cosmo.data`), then::
+:func:`as_data` (from containers already loaded with :mod:`jaxfit.cosmo.datasets`), then::
 
     data = cosmo_data("lcdm", "cmb,bao")
     minimize(chi2, spec, data=data)          # jaxfit.core.optimize
@@ -35,19 +35,9 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from jaxfit.cosmo.data import (
-    BAOData,
-    CMBPriors,
-    SNData,
-    _canonical_quantity,
-    bao_chi2,
-    bao_model_vector,
-    cmb_chi2,
-    load_datasets,
-    parse_datasets,
-    sn_chi2,
-    sn_mu_model,
-)
+from jaxfit.cosmo.bao import BAOData, bao_chi2, bao_model_vector, canonical_quantity
+from jaxfit.cosmo.cmb import CMBPriors, cmb_chi2
+from jaxfit.cosmo.datasets import load_datasets, parse_datasets
 from jaxfit.cosmo.model import (
     R_DRAG_METHODS,
     cmb_observables,
@@ -56,6 +46,7 @@ from jaxfit.cosmo.model import (
     r_drag,
     transverse_comoving_distance,
 )
+from jaxfit.cosmo.sn import SNData, sn_chi2, sn_mu_model
 
 # --------------------------------------------------------------------------------------------
 # the data pytree
@@ -64,7 +55,7 @@ from jaxfit.cosmo.model import (
 
 @dataclass(frozen=True, eq=False)
 class CMBLikelihood:
-    """Arrays of the CMB distance-prior chi2 (:func:`jaxfit.cosmo.data.cmb_chi2`).
+    """Arrays of the CMB distance-prior chi2 (:func:`jaxfit.cosmo.cmb.cmb_chi2`).
 
     Attributes:
         mean: prior means of ``(R, l_A, omega_b, n_s)`` (dimensionless), shape ``(4,)``.
@@ -77,12 +68,12 @@ class CMBLikelihood:
 
 @dataclass(frozen=True, eq=False)
 class BAOLikelihood:
-    """Arrays of a BAO chi2 (:func:`jaxfit.cosmo.data.bao_chi2`).
+    """Arrays of a BAO chi2 (:func:`jaxfit.cosmo.bao.bao_chi2`).
 
     Attributes:
         z: effective redshift of each entry, shape ``(n,)``.
         value: measured values, shape ``(n,)`` (units per quantity, see
-            :mod:`jaxfit.cosmo.data`).
+            :mod:`jaxfit.cosmo.bao`).
         chol: lower Cholesky factor of their covariance, ``(n, n)``.
         rd_fid: fiducial sound horizon [Mpc] the values are scaled by (BOSS DR12: 147.78),
             a 0-d array; 1.0 for plain ratios to r_d (``r_d / 1.0`` is ``r_d`` exactly).
@@ -100,7 +91,7 @@ class BAOLikelihood:
 @dataclass(frozen=True, eq=False)
 class SNLikelihood:
     """Arrays of an SN Ia chi2 with the magnitude offset profiled
-    (:func:`jaxfit.cosmo.data.sn_chi2`).
+    (:func:`jaxfit.cosmo.sn.sn_chi2`).
 
     Attributes:
         z: cosmological redshift (zHD / zcmb) of each supernova, shape ``(n,)``.
@@ -151,8 +142,8 @@ def _f64(x) -> np.ndarray:
 
 
 def likelihood_arrays(dataset, key: str = "data set"):
-    """The arrays of one loaded data set (:class:`~jaxfit.cosmo.data.CMBPriors`,
-    :class:`~jaxfit.cosmo.data.BAOData` or :class:`~jaxfit.cosmo.data.SNData`) as the
+    """The arrays of one loaded data set (:class:`~jaxfit.cosmo.cmb.CMBPriors`,
+    :class:`~jaxfit.cosmo.bao.BAOData` or :class:`~jaxfit.cosmo.sn.SNData`) as the
     matching likelihood pytree; names, citations and file paths are left behind, so two
     copies of a data set read from different places give the same compiled program.
 
@@ -167,7 +158,7 @@ def likelihood_arrays(dataset, key: str = "data set"):
             value=_f64(dataset.value),
             chol=dataset.chol,
             rd_fid=_f64(1.0 if dataset.rd_fid is None else dataset.rd_fid),
-            quantity=tuple(_canonical_quantity(str(q)) for q in dataset.quantity),
+            quantity=tuple(canonical_quantity(str(q)) for q in dataset.quantity),
         )
     if isinstance(dataset, SNData):
         return SNLikelihood(
@@ -201,7 +192,7 @@ def cosmo_data(
     cov_scale: float = 1.0,
     rd_method: str = "aubourg",
 ) -> CosmoData:
-    """Parse and load a selection (:func:`jaxfit.cosmo.data.load_datasets`) as
+    """Parse and load a selection (:func:`jaxfit.cosmo.datasets.load_datasets`) as
     :class:`CosmoData`; keys are normalised (``"cmb"`` becomes ``"cmb:planck2018"``).
 
     Loading is cheap (host reads and Cholesky factors); no cache is kept, and none is
@@ -250,6 +241,16 @@ def sn_part(p, sn: SNLikelihood, model: str):
     return sn_chi2(sn_mu_model(transverse_comoving_distance(sn.z, p, model), sn.zhel), sn)
 
 
+def dataset_chi2(params, likelihood, model: str, rd_method: str = "aubourg"):
+    """chi2 of one data set (a :class:`CMBLikelihood`, :class:`BAOLikelihood` or
+    :class:`SNLikelihood`) at ``params`` (pure JAX; dimensionless)."""
+    if isinstance(likelihood, CMBLikelihood):
+        return cmb_part(params, likelihood, model)
+    if isinstance(likelihood, BAOLikelihood):
+        return bao_part(params, likelihood, model, rd_method)
+    return sn_part(params, likelihood, model)
+
+
 def chi2_parts(params, data: CosmoData) -> dict:
     """``{key: chi2}``: the chi2 of each data set at ``params`` (pure JAX; dimensionless).
 
@@ -257,15 +258,8 @@ def chi2_parts(params, data: CosmoData) -> dict:
         params: ``{name: value}`` with every parameter of ``data.model``.
         data: from :func:`cosmo_data` or :func:`as_data`.
     """
-    parts = {}
-    for key, d in data.sets.items():
-        if isinstance(d, CMBLikelihood):
-            parts[key] = cmb_part(params, d, data.model)
-        elif isinstance(d, BAOLikelihood):
-            parts[key] = bao_part(params, d, data.model, data.rd_method)
-        else:
-            parts[key] = sn_part(params, d, data.model)
-    return parts
+    return {key: dataset_chi2(params, d, data.model, data.rd_method)
+            for key, d in data.sets.items()}
 
 
 def chi2(params, data: CosmoData):

@@ -11,7 +11,8 @@ import numpy as np
 from jaxfit.core.io import save_figure, write_json
 from jaxfit.core.provenance import run_record
 from jaxfit.core.report import table_html, write_index
-from jaxfit.cosmo.data import BAOData, bao_model_vector, load_bao
+from jaxfit.cosmo.bao import BAOData, bao_model_vector
+from jaxfit.cosmo.datasets import load_bao
 from jaxfit.cosmo.model import hubble_distance, r_drag, transverse_comoving_distance
 from jaxfit.cosmo.store import OptimizedParameterStore
 

@@ -19,21 +19,10 @@ Layout
     :class:`StoreLockTimeout` naming the lock file. Readers take no lock: files are only
     ever replaced atomically, so a reader sees the old content or the new, never a mix.
 
-File content (``format_version`` 1)::
-
-    {
-      "format_version": 1,
-      "model": "lcdm",
-      "defaults": {"H0": 67.4, "Om0": 0.315, ...},
-      "optimization_metadata": {...} | null,      # of the latest update (the seed's keys)
-      "history": [OptimizationRecord dicts, oldest first, newest last],
-      "checksum": "<sha256 hex>"
-    }
-
-    The checksum is the SHA-256 of the canonical JSON
-    (``json.dumps(obj, sort_keys=True, separators=(",", ":"))``) of everything except
-    ``"checksum"``. Python writes floats with ``repr``, which round-trips exactly, so a
-    stored value reloads bit for bit (the seed's round-trip test asks for rtol 1e-12).
+File content
+    the format of :mod:`jaxfit.cosmo.store_file` (``format_version`` 1: the defaults, the
+    latest optimisation metadata, the history of :class:`OptimizationRecord`, a SHA-256
+    checksum); :func:`jaxfit.cosmo.records.apply_update` makes the content of one update.
 
     ``optimization_metadata`` holds what the caller passed plus the keys the store fills in:
     ``timestamp`` and ``<dataset>_optimized`` (ISO 8601 UTC, e.g. ``cmb_optimized`` as in
@@ -66,47 +55,61 @@ Safety
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import datetime as _dt
-import hashlib
-import json
-import math
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import filelock
 
-from jaxfit.core.io import atomic_write_bytes, to_jsonable, write_json
+from jaxfit.core import checks
+from jaxfit.core.io import to_jsonable, write_json
+from jaxfit.cosmo.records import (
+    OptimizationRecord,
+    apply_update,
+    dataset_set,
+    parse_timestamp,
+    utc_iso,
+    utc_now,
+)
+from jaxfit.cosmo.store_file import (
+    FORMAT_VERSION,
+    CorruptStoreFile,
+    StoreCorruptionWarning,
+    StoreError,
+    StoreLockTimeout,
+    StoreVersionError,
+    canonical_json,
+    checksum,
+    fresh_content,
+    hold_lock,
+    move_aside,
+    parse_content,
+    read_bytes,
+    write_content,
+)
 
-FORMAT_VERSION = 1
-"""The store file format this version of jaxfit reads and writes."""
+__all__ = [
+    "FORMAT_VERSION",
+    "SHARED_PARAMETERS",
+    "OptimizationRecord",
+    "OptimizedParameterStore",
+    "StoreConsistencyWarning",
+    "StoreCorruptionWarning",
+    "StoreError",
+    "StoreLockTimeout",
+    "StoreVersionError",
+    "UnknownModelError",
+    "UnknownParameterError",
+    "checksum",
+    "parse_timestamp",
+    "resolve_store_dir",
+]
 
 SHARED_PARAMETERS = ("H0", "Om0", "Obh2", "ns")
 """Parameters that LCDM and PBUF share and that should agree between models."""
-
-_REQUIRED_KEYS = ("format_version", "model", "defaults", "optimization_metadata", "history")
-
-
-# ------------------------------------------------------------------------ errors/warnings
-class StoreError(RuntimeError):
-    """A parameter-store operation that cannot proceed."""
-
-
-class StoreVersionError(StoreError):
-    """The store file was written by a newer jaxfit (a format version this one cannot read)."""
-
-
-class StoreLockTimeout(StoreError, TimeoutError):
-    """The per-model lock was not acquired within the timeout."""
-
-
-class StoreCorruptionWarning(UserWarning):
-    """A store file was corrupt; it was moved aside and rebuilt from the built-in defaults."""
 
 
 class StoreConsistencyWarning(UserWarning):
@@ -127,10 +130,6 @@ class UnknownParameterError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class _Corrupt(Exception):
-    """Internal: why a store file is unusable."""
-
-
 # ---------------------------------------------------------------------------- location
 def resolve_store_dir(path: str | os.PathLike | None = None) -> Path:
     """The store directory: ``path``, else ``$JAXFIT_STORE``, else the per-user data dir.
@@ -149,144 +148,6 @@ def resolve_store_dir(path: str | os.PathLike | None = None) -> Path:
     else:
         base = Path.home() / ".local" / "share"
     return base / "jaxfit" / "store"
-
-
-# ------------------------------------------------------------------------------ helpers
-def _utc_now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.UTC)
-
-
-def _iso(ts: _dt.datetime) -> str:
-    """ISO 8601 UTC with a ``Z`` suffix, to the second (the seed's format)."""
-    return ts.astimezone(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def parse_timestamp(text: str) -> _dt.datetime:
-    """Parse an ISO 8601 timestamp (``Z`` or offset; naive ones are taken as UTC)."""
-    ts = _dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=_dt.UTC)
-
-
-def _canonical(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
-
-
-def checksum(content: Mapping[str, Any]) -> str:
-    """SHA-256 hex of the canonical JSON of ``content`` without its ``"checksum"`` key."""
-    body = {k: v for k, v in content.items() if k != "checksum"}
-    return hashlib.sha256(_canonical(body)).hexdigest()
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _dataset_name(value) -> str:
-    """``"cmb"``, ``["cmb", "bao"]`` -> ``"cmb+bao"``; missing -> ``"unknown"``."""
-    if value is None or value == "" or value == []:
-        return "unknown"
-    if isinstance(value, str):
-        return value
-    return "+".join(str(v) for v in value)
-
-
-def _dataset_set(value) -> frozenset[str]:
-    if isinstance(value, str):
-        return frozenset(p for p in value.split("+") if p)
-    return frozenset(str(v) for v in value)
-
-
-def _float_or_none(value):
-    return float(value) if _is_number(value) else value
-
-
-# ------------------------------------------------------------------------- data models
-@dataclass
-class OptimizationRecord:
-    """One successful update of a model's defaults (the seed's data model, extended).
-
-    Attributes:
-        timestamp: ISO 8601 UTC time of the update (``"2025-10-22T14:42:00Z"``).
-        model: the model name.
-        dataset: the data set(s) optimised against, ``"+"``-joined (``"cmb"``, ``"cmb+bao"``).
-        optimized_params: the parameters that were optimised, in the order given.
-        final_values: every parameter of the model after the update (the stored defaults);
-            the optimised ones are named in ``optimized_params``.
-        chi2_improvement: starting chi2 minus final chi2 (``None`` when not given).
-        convergence_status: ``"success"`` (failed optimisations are never recorded).
-        final_chi2: the final chi2 (metadata ``final_chi2`` or ``chi2``), when given.
-        extra: the rest of the optimisation metadata (optimizer_info, covariance_scaling,
-            anything the caller passed).
-    """
-
-    timestamp: str
-    model: str
-    dataset: str
-    optimized_params: list[str]
-    final_values: dict[str, float]
-    chi2_improvement: float | None
-    convergence_status: str
-    final_chi2: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def time(self) -> _dt.datetime:
-        """The timestamp as an aware UTC datetime."""
-        return parse_timestamp(self.timestamp)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "timestamp": self.timestamp,
-            "model": self.model,
-            "dataset": self.dataset,
-            "optimized_params": list(self.optimized_params),
-            "final_values": {k: float(v) for k, v in self.final_values.items()},
-            "chi2_improvement": self.chi2_improvement,
-            "convergence_status": self.convergence_status,
-            "final_chi2": self.final_chi2,
-            "extra": to_jsonable(dict(self.extra)),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> OptimizationRecord:
-        """Inverse of :meth:`to_dict`; unknown keys go to ``extra``.
-
-        Raises:
-            ValueError: a required key is missing or has the wrong type.
-        """
-        if not isinstance(data, Mapping):
-            raise ValueError(f"a history record must be an object, got {type(data).__name__}")
-        required = (
-            "timestamp",
-            "model",
-            "dataset",
-            "optimized_params",
-            "final_values",
-            "convergence_status",
-        )
-        missing = [k for k in required if k not in data]
-        if missing:
-            raise ValueError(f"history record lacks {missing}")
-        values = data["final_values"]
-        if not isinstance(values, Mapping) or not all(_is_number(v) for v in values.values()):
-            raise ValueError("history record: final_values must map names to numbers")
-        if not isinstance(data["optimized_params"], list):
-            raise ValueError("history record: optimized_params must be a list")
-        parse_timestamp(data["timestamp"])  # raises ValueError when malformed
-        known = {f.name for f in dataclasses.fields(cls)}
-        extra = dict(data.get("extra") or {})
-        extra.update({k: v for k, v in data.items() if k not in known})
-        return cls(
-            timestamp=str(data["timestamp"]),
-            model=str(data["model"]),
-            dataset=str(data["dataset"]),
-            optimized_params=[str(p) for p in data["optimized_params"]],
-            final_values={str(k): float(v) for k, v in values.items()},
-            chi2_improvement=_float_or_none(data.get("chi2_improvement")),
-            convergence_status=str(data["convergence_status"]),
-            final_chi2=_float_or_none(data.get("final_chi2")),
-            extra=extra,
-        )
 
 
 def _registry_builtins() -> tuple[dict[str, dict[str, float]], dict[str, dict[str, tuple]]]:
@@ -366,95 +227,18 @@ class OptimizedParameterStore:
         """The lock file of ``model``."""
         return self.root / f"{self._check_model(model)}.lock"
 
-    @contextlib.contextmanager
-    def _locked(self, model: str) -> Iterator[None]:
+    def _locked(self, model: str):
         """Hold ``model``'s file lock (re-entrant within this store object)."""
-        lock_path = self.lock_path(model)
         lock = self._locks.get(model)
         if lock is None:
-            lock = self._locks[model] = filelock.FileLock(lock_path)
+            lock = self._locks[model] = filelock.FileLock(self.lock_path(model))
         self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            lock.acquire(timeout=self.lock_timeout)
-        except filelock.Timeout as exc:
-            raise StoreLockTimeout(
-                f"could not acquire the parameter-store lock {lock_path} within "
-                f"{self.lock_timeout:g} s: another process is updating model {model!r}"
-            ) from exc
-        try:
-            yield
-        finally:
-            lock.release()
+        return hold_lock(lock, self.lock_timeout, model)
 
     def _fresh(self, model: str) -> dict[str, Any]:
-        return {
-            "format_version": FORMAT_VERSION,
-            "model": model,
-            "defaults": dict(self.builtins[model]),
-            "optimization_metadata": None,
-            "history": [],
-        }
+        return fresh_content(model, self.builtins[model])
 
     # ------------------------------------------------------------ read / write
-    def _parse(self, model: str, path: Path, raw: bytes) -> dict[str, Any]:
-        """Validate the bytes of a store file; raise _Corrupt(reason) or StoreVersionError."""
-        try:
-            content = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _Corrupt(f"not valid JSON ({exc})") from None
-        if not isinstance(content, dict):
-            raise _Corrupt(f"top level is a {type(content).__name__}, not an object")
-        version = content.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise _Corrupt(f"format_version is missing or not an integer ({version!r})")
-        if version > FORMAT_VERSION:
-            raise StoreVersionError(
-                f"parameter store file {path} has format_version {version}, but this jaxfit "
-                f"reads format_version {FORMAT_VERSION} at most; it was written by a newer "
-                "jaxfit: upgrade jaxfit or use another store (--store / JAXFIT_STORE). "
-                "The file was left untouched."
-            )
-        if version < 1:
-            raise _Corrupt(f"unsupported format_version {version}")
-        missing = [k for k in (*_REQUIRED_KEYS, "checksum") if k not in content]
-        if missing:
-            raise _Corrupt(f"missing keys {missing}")
-        expected = checksum(content)
-        if content["checksum"] != expected:
-            raise _Corrupt(
-                f"checksum mismatch (file says {str(content['checksum'])[:12]}..., "
-                f"content hashes to {expected[:12]}...)"
-            )
-        if content["model"] != model:
-            raise _Corrupt(f"file is for model {content['model']!r}, expected {model!r}")
-        defaults = content["defaults"]
-        if not isinstance(defaults, dict):
-            raise _Corrupt(f"defaults is a {type(defaults).__name__}, not an object")
-        bad = [k for k, v in defaults.items() if not (_is_number(v) and math.isfinite(v))]
-        if bad:
-            raise _Corrupt(f"defaults {bad} are not finite numbers")
-        meta = content["optimization_metadata"]
-        if meta is not None and not isinstance(meta, dict):
-            raise _Corrupt("optimization_metadata is neither an object nor null")
-        history = content["history"]
-        if not isinstance(history, list):
-            raise _Corrupt("history is not a list")
-        for i, rec in enumerate(history):
-            try:
-                OptimizationRecord.from_dict(rec)
-            except (ValueError, TypeError) as exc:
-                raise _Corrupt(f"history record {i} is malformed ({exc})") from None
-        return content
-
-    def _read_raw(self, path: Path) -> bytes | None:
-        """The file's bytes; None when absent; _Corrupt when unreadable."""
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise _Corrupt(f"unreadable ({exc})") from None
-
     def _load(self, model: str, *, repair: bool = True) -> dict[str, Any]:
         """The stored content of ``model`` (fresh built-ins when there is no file).
 
@@ -463,9 +247,9 @@ class OptimizedParameterStore:
         """
         path = self.path(model)
         try:
-            raw = self._read_raw(path)
-            return self._fresh(model) if raw is None else self._parse(model, path, raw)
-        except _Corrupt as exc:
+            raw = read_bytes(path)
+            return self._fresh(model) if raw is None else parse_content(model, path, raw)
+        except CorruptStoreFile as exc:
             if not repair:
                 warnings.warn(
                     StoreCorruptionWarning(
@@ -482,11 +266,11 @@ class OptimizedParameterStore:
         """Like :meth:`_load`, for a caller that holds the lock: repairs in place."""
         path = self.path(model)
         try:
-            raw = self._read_raw(path)
-            return self._fresh(model) if raw is None else self._parse(model, path, raw)
-        except _Corrupt as exc:
+            raw = read_bytes(path)
+            return self._fresh(model) if raw is None else parse_content(model, path, raw)
+        except CorruptStoreFile as exc:
             reason = str(exc)
-        aside = self._move_aside(path)
+        aside = move_aside(path)
         fresh = self._fresh(model)
         if aside is None:  # never overwrite a corrupt file that could not be kept
             where, rebuilt = "it could not be moved aside", "using the built-in defaults"
@@ -505,24 +289,8 @@ class OptimizedParameterStore:
         )
         return fresh
 
-    def _move_aside(self, path: Path) -> Path | None:
-        stamp = _utc_now().strftime("%Y%m%dT%H%M%S.%fZ")
-        target = path.with_name(f"{path.name}.corrupt-{stamp}")
-        n = 1
-        while target.exists():
-            target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-            n += 1
-        try:
-            os.rename(path, target)
-        except OSError:
-            return None
-        return target
-
     def _write(self, model: str, content: dict[str, Any]) -> Path:
-        body = {k: content[k] for k in _REQUIRED_KEYS}
-        body["checksum"] = checksum(body)
-        text = json.dumps(body, indent=2, allow_nan=False) + "\n"
-        return atomic_write_bytes(self.path(model), text.encode("utf-8"))
+        return write_content(self.path(model), content)
 
     # ------------------------------------------------------------- public API
     def get_state(self, model: str) -> dict[str, Any]:
@@ -557,16 +325,7 @@ class OptimizedParameterStore:
         out = {}
         bounds = self.bounds.get(model, {})
         for name, value in params.items():
-            try:
-                value = float(value)  # numpy / 0-d JAX arrays too
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"parameter {name!r} of {model!r}: value must be a number, got {value!r}"
-                ) from None
-            if not math.isfinite(value):
-                raise ValueError(
-                    f"parameter {name!r} of {model!r}: value must be finite, got {value}"
-                )
+            value = checks.real(value, f"parameter {name!r} of {model!r}")
             if name in bounds:
                 lo, hi = bounds[name]
                 if not lo <= value <= hi:
@@ -620,14 +379,14 @@ class OptimizedParameterStore:
                 "a failed optimisation never overwrites the stored defaults (nothing written)"
             )
         meta_in = to_jsonable(dict(optimization_metadata))
-        _canonical(meta_in)  # refuse non-JSON content before touching anything
+        canonical_json(meta_in)  # refuse non-JSON content before touching anything
         if dry_run:
             content = self._load(model, repair=False)
-            _, record = self._apply(model, content, values, meta_in)
+            _, record = self._update(model, content, values, meta_in)
             return record
         with self._locked(model):
             content = self._load_locked(model)
-            new, record = self._apply(model, content, values, meta_in)
+            new, record = self._update(model, content, values, meta_in)
             try:
                 self._write(model, new)
             except OSError as exc:
@@ -636,58 +395,9 @@ class OptimizedParameterStore:
                 ) from exc
         return record
 
-    def _apply(self, model, content, values, meta_in):
-        """New content and record for one update (pure; no I/O)."""
-        now = _iso(_utc_now())
-        dataset = _dataset_name(
-            meta_in.get("source_dataset", meta_in.get("datasets", meta_in.get("dataset")))
-        )
-        meta = dict(meta_in)
-        meta["timestamp"] = now
-        meta[f"{dataset}_optimized"] = now
-        meta["source_dataset"] = dataset
-        # the caller's list when given: the stored values may also carry fixed parameters
-        # the fit was run at (overrides), which were not optimised
-        meta["optimized_params"] = list(meta_in.get("optimized_params", values))
-        meta.setdefault("chi2_improvement", None)
-        meta.setdefault("optimizer_info", {})
-        meta.setdefault("covariance_scaling", 1.0)
-        defaults = {
-            k: float(content["defaults"].get(k, v)) for k, v in self.builtins[model].items()
-        }
-        defaults.update(values)
-        final_chi2 = meta.get("final_chi2", meta.get("chi2"))
-        record_keys = {
-            "timestamp",
-            f"{dataset}_optimized",
-            "source_dataset",
-            "optimized_params",
-            "chi2_improvement",
-            "convergence_status",
-            "final_chi2",
-        }
-        record = OptimizationRecord(
-            timestamp=now,
-            model=model,
-            dataset=dataset,
-            optimized_params=list(meta["optimized_params"]),
-            final_values=dict(defaults),
-            chi2_improvement=_float_or_none(meta["chi2_improvement"]),
-            convergence_status="success",
-            final_chi2=_float_or_none(final_chi2),
-            extra={k: v for k, v in meta.items() if k not in record_keys},
-        )
-        history = [*content["history"], record.to_dict()]
-        if self.max_history is not None and len(history) > self.max_history:
-            history = history[-self.max_history :]
-        new = {
-            "format_version": FORMAT_VERSION,
-            "model": model,
-            "defaults": defaults,
-            "optimization_metadata": meta,
-            "history": history,
-        }
-        return new, record
+    def _update(self, model, content, values, metadata):
+        return apply_update(model, content, self.builtins[model], values, metadata,
+                            self.max_history, FORMAT_VERSION)
 
     def get_optimization_history(self, model: str) -> list[OptimizationRecord]:
         """Every recorded update of ``model``, oldest first."""
@@ -700,9 +410,9 @@ class OptimizedParameterStore:
         ``dataset`` is a name (``"cmb"``), a ``"+"``-joined combination or a list; the order
         of a combination does not matter.
         """
-        want = _dataset_set(dataset)
+        want = dataset_set(dataset)
         return any(
-            r.convergence_status == "success" and _dataset_set(r.dataset) == want
+            r.convergence_status == "success" and dataset_set(r.dataset) == want
             for r in self.get_optimization_history(model)
         )
 
@@ -719,7 +429,7 @@ class OptimizedParameterStore:
         ]
         if not history:
             return None
-        now = _utc_now() if now is None else now
+        now = utc_now() if now is None else now
         if now.tzinfo is None:
             now = now.replace(tzinfo=_dt.UTC)
         age_h = (now - history[-1].time).total_seconds() / 3600.0
@@ -794,7 +504,7 @@ class OptimizedParameterStore:
             "cross_model_consistency": self.cross_model_differences(),
             "store": str(self.root),
             "format_version": FORMAT_VERSION,
-            "generated_utc": _iso(_utc_now()),
+            "generated_utc": utc_iso(utc_now()),
         }
 
     def export_optimization_summary(
@@ -816,13 +526,13 @@ class OptimizedParameterStore:
         for model in self.models:
             path = self.path(model)
             try:
-                raw = self._read_raw(path)
+                raw = read_bytes(path)
                 if raw is None:
                     out[model] = "missing"
                     continue
-                self._parse(model, path, raw)
+                parse_content(model, path, raw)
                 out[model] = "ok"
-            except _Corrupt as exc:
+            except CorruptStoreFile as exc:
                 out[model] = f"corrupt: {exc}"
             except StoreVersionError as exc:
                 out[model] = f"newer format: {exc}"

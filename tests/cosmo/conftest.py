@@ -1,11 +1,14 @@
 """Shared fixtures of the cosmo tests."""
 
 import json
+import math
 import os
+from pathlib import Path
 
 import filelock
 import numpy as np
 import pytest
+import scipy.integrate
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +35,44 @@ def run_once(tmp_path_factory):
         return json.loads(payload.read_text())
 
     return run
+
+
+SHARED_COSMOLOGY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cosmology"
+C_KM_S = 299792.458  # speed of light [km/s], written out: the reference must not share code
+
+
+@pytest.fixture(scope="session")
+def bao_dir():
+    """CobayaSampler/bao_data in the shared data folder (the test skips when absent)."""
+    folder = SHARED_COSMOLOGY / "bao_data"
+    if not folder.is_dir():
+        pytest.skip(f"real BAO files not available ({folder})")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sn_dir():
+    """CobayaSampler/sn_data in the shared data folder (the test skips when absent)."""
+    folder = SHARED_COSMOLOGY / "sn_data"
+    if not folder.is_dir():
+        pytest.skip(f"real SN files not available ({folder})")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def flat_lcdm():
+    """``flat_lcdm(z, h0, om) -> (D_M, D_H)`` [Mpc]: flat LCDM with radiation neglected,
+    integrated with scipy quad (an independent sanity model, not jaxfit's)."""
+
+    def distances(z, h0, om):
+        def inv_e(x):
+            return 1.0 / math.sqrt(om * (1 + x) ** 3 + 1 - om)
+
+        dh0 = C_KM_S / h0
+        dm = np.array(
+            [dh0 * scipy.integrate.quad(inv_e, 0, zi, epsabs=0, epsrel=1e-11)[0] for zi in z]
+        )
+        dh = np.array([dh0 * inv_e(zi) for zi in z])
+        return dm, dh
+
+    return distances

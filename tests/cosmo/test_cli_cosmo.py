@@ -142,7 +142,9 @@ def test_fit_prints_the_result_and_writes_the_store(fitted):
     assert meta["optimizer_info"]["n_starts"] == "4"
 
 
-def test_fit_out_writes_the_result_json(fitted):
+def test_fit_out_writes_the_result_json_csv_png(fitted):
+    for kind in ("csv", "png"):  # the result protocol's other two files
+        assert os.path.getsize(os.path.join(fitted["out"], f"lcdm_fit.{kind}")) > 0, kind
     path = os.path.join(fitted["out"], "lcdm_fit.json")
     result = json.loads(Path(path).read_text())
     assert result["model"] == "lcdm"

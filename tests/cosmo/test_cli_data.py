@@ -1,7 +1,7 @@
 """Tests of ``jaxfit data path`` and ``jaxfit data cosmo`` and of the loaders' use of the
-download (jaxfit.cosmo.data._downloaded).
+download (jaxfit.cosmo.datasets._downloaded).
 
-No network: ``jaxfit.cosmo.data.RAW_URLS`` maps each repository to a ``file://`` URL of the
+No network: ``jaxfit.cosmo.datasets.RAW_URLS`` maps each repository to a ``file://`` URL of the
 real CobayaSampler copies in ../shared/data/cosmology (tests that need them skip cleanly
 when that folder is absent). ``JAXFIT_DATA`` and ``JAXFIT_STORE`` point into ``tmp_path``.
 
@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import jaxfit  # noqa: F401  (switches on float64)
 from jaxfit.cli.main import app
 from jaxfit.core.download import data_home
-from jaxfit.cosmo import data as cd
+from jaxfit.cosmo import datasets
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cosmology"
 BAO_DIR = SHARED / "bao_data"
@@ -51,8 +51,8 @@ def local_urls(monkeypatch):
     """RAW_URLS pointing at the shared copies of bao_data and sn_data."""
     if not (BAO_DIR.is_dir() and SN_DIR.is_dir()):
         pytest.skip(f"shared CobayaSampler copies not available ({SHARED})")
-    monkeypatch.setitem(cd.RAW_URLS, cd._BAO_URL, BAO_DIR.as_uri() + "/")
-    monkeypatch.setitem(cd.RAW_URLS, cd._SN_URL, SN_DIR.as_uri() + "/")
+    monkeypatch.setitem(datasets.RAW_URLS, datasets.BAO_REPOSITORY, BAO_DIR.as_uri() + "/")
+    monkeypatch.setitem(datasets.RAW_URLS, datasets.SN_REPOSITORY, SN_DIR.as_uri() + "/")
 
 
 def test_data_path_prints_data_home(cache, tmp_path, monkeypatch):
@@ -69,16 +69,16 @@ def test_data_path_prints_data_home(cache, tmp_path, monkeypatch):
 def test_data_cosmo_downloads_and_the_loaders_find_it(cache, local_urls):
     # before: DESI DR1 is not packaged, and nothing is downloaded
     with pytest.raises(FileNotFoundError, match="fetch it with `jaxfit data`"):
-        cd.load_bao("desi_dr1")
+        datasets.load_bao("desi_dr1")
 
     # desi_dr2 is fetched too, so that the packaged-table check below can fail
     result = invoke("data", "cosmo", "--sets", "desi_dr1,desi_dr2,union3")
     assert result.exit_code == 0, result.output
     root = cache / "cosmology"
     expected = {
-        **{f"bao_data/{f}": BAO_DIR / f for f in cd.BAO_DATASETS["desi_dr1"].files},
-        **{f"bao_data/{f}": BAO_DIR / f for f in cd.BAO_DATASETS["desi_dr2"].files},
-        **{f"sn_data/{f}": SN_DIR / f for f in cd.SN_DATASETS["union3"].files},
+        **{f"bao_data/{f}": BAO_DIR / f for f in datasets.BAO_DATASETS["desi_dr1"].files},
+        **{f"bao_data/{f}": BAO_DIR / f for f in datasets.BAO_DATASETS["desi_dr2"].files},
+        **{f"sn_data/{f}": SN_DIR / f for f in datasets.SN_DATASETS["union3"].files},
     }
     assert len(expected) == 6
     for relative, source in expected.items():
@@ -90,19 +90,19 @@ def test_data_cosmo_downloads_and_the_loaders_find_it(cache, local_urls):
     assert "".join(summary.split()) in "".join(result.output.split())  # rich wraps lines
 
     # after: no data_dir needed, and the numbers equal those read from the shared folder
-    bao = cd.load_bao("desi_dr1")
+    bao = datasets.load_bao("desi_dr1")
     assert bao.name == "desi_dr1" and len(bao) == 12
     assert str(root) in bao.source
-    reference = cd.load_bao("desi_dr1", data_dir=SHARED)
+    reference = datasets.load_bao("desi_dr1", data_dir=SHARED)
     np.testing.assert_array_equal(bao.value, reference.value)
     np.testing.assert_array_equal(bao.cov, reference.cov)
-    sn = cd.load_sn("union3")
+    sn = datasets.load_sn("union3")
     assert sn.name == "union3" and len(sn) == 22
     assert str(root) in sn.source
-    np.testing.assert_array_equal(sn.mu_or_mb, cd.load_sn("union3", path=SHARED).mu_or_mb)
+    np.testing.assert_array_equal(sn.mu_or_mb, datasets.load_sn("union3", path=SHARED).mu_or_mb)
 
     # the packaged default is never silently replaced by a download
-    dr2 = cd.load_bao("desi_dr2")
+    dr2 = datasets.load_bao("desi_dr2")
     assert dr2.source == "jaxfit.data/desi_dr2_bao.json"
     assert len(dr2) == 13
 
@@ -121,15 +121,15 @@ def test_data_cosmo_unknown_set_is_a_usage_error(cache):
     result = invoke("data", "cosmo", "--sets", "desi_dr1,bogus")
     assert result.exit_code == 2
     text = flat(result.output)
-    assert "unknown data set(s) ['bogus']" in text  # names it (and only it)
-    assert "valid: desi_dr2, desi_dr1, boss_dr12" in text  # and the valid ones
+    assert "got 'bogus'" in text and "'desi_dr1'" not in text  # names it (and only it)
+    assert "must be one of desi_dr2, desi_dr1, boss_dr12" in text  # and the valid ones
     assert not cache.exists()  # nothing fetched, not even desi_dr1
 
 
 def test_data_cosmo_missing_source_exits_1_naming_the_url(cache, tmp_path, monkeypatch):
     empty = tmp_path / "empty-repository"
     empty.mkdir()
-    monkeypatch.setitem(cd.RAW_URLS, cd._SN_URL, empty.as_uri() + "/")
+    monkeypatch.setitem(datasets.RAW_URLS, datasets.SN_REPOSITORY, empty.as_uri() + "/")
     result = invoke("data", "cosmo", "--sets", "union3")
     assert result.exit_code == 1, result.output
     squeezed = "".join(result.output.split())  # rich may wrap the URL anywhere

@@ -1,6 +1,7 @@
 """Tests of jaxfit.cosmo.fit: the CMB fit against Planck 2018 and an independent scipy fit,
 the seed's round trip through the parameter store, the injection rule, dry runs, failed
-fits, unconstrained PBUF directions, covariance scaling, bad input and config files.
+fits, unconstrained PBUF directions, covariance scaling and bad input (config files:
+test_config.py; the result protocol: test_results.py).
 
 JAX compiles once per objective, so every expensive fit runs once per test session and is
 shared (``run_once`` in conftest.py, also across xdist workers) via module fixtures. Every
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 
 import jax
@@ -27,7 +27,6 @@ from jaxfit.cosmo.data import load_datasets
 from jaxfit.cosmo.fit import (
     DEFAULT_OPTIMIZE,
     OptimizationResult,
-    load_config,
     make_objective,
     make_parts,
     optimize_parameters,
@@ -450,89 +449,6 @@ def test_unknown_model_is_named(store):
 def test_all_parameters_frozen_is_refused(store):
     with pytest.raises(ValueError, match=r"no parameter left to optimise"):
         optimize_parameters("lcdm", "cmb", ["H0"], frozen=["H0"], store=store, progress=False)
-
-
-# ------------------------------------------------------------------------ config files
-SEED_CONFIG = {
-    "optimization": {
-        "optimize_parameters": ["k_sat", "alpha"],
-        "frozen_parameters": ["Tcmb", "Neff"],
-        "use_precomputed": True,
-        "save_results": True,
-        "convergence_tolerance": 1e-6,
-        "covariance_scaling": 1.0,
-        "warm_start": True,
-        "dry_run": False,
-    },
-    "parameter_overrides": {"H0": 70.0},
-}
-
-
-def test_load_config_accepts_the_seed_format(tmp_path):
-    path = tmp_path / "optimization_config.json"
-    path.write_text(json.dumps(SEED_CONFIG))
-    assert load_config(path) == SEED_CONFIG
-    extended = {**SEED_CONFIG, "model": "pbuf", "datasets": "cmb,bao"}
-    path.write_text(json.dumps(extended))
-    assert load_config(path) == extended
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("{not json", r"not valid JSON"),
-        ("[1, 2]", r"expected a JSON object"),
-        (json.dumps({**SEED_CONFIG, "optimisation": {}}), r"unknown keys \['optimisation'\]"),
-        (
-            json.dumps({"optimization": {"optimize_params": ["H0"]}}),
-            r"unknown optimization key 'optimize_params'",
-        ),
-        (
-            json.dumps({"optimization": {"optimize_parameters": "H0,Om0"}}),
-            r"optimization\.optimize_parameters has the wrong type",
-        ),
-        (
-            json.dumps({"optimization": {"dry_run": 1}}),
-            r"optimization\.dry_run has the wrong type",
-        ),
-        (
-            json.dumps({"optimization": {"covariance_scaling": True}}),
-            r"optimization\.covariance_scaling has the wrong type",
-        ),
-        (json.dumps({"optimization": []}), r"'optimization' must be an object"),
-        (
-            json.dumps({"parameter_overrides": {"H0": "70"}}),
-            r"parameter_overrides must map names to numbers",
-        ),
-        (
-            json.dumps({"parameter_overrides": "H0=70"}),
-            r"parameter_overrides must map names to numbers",
-        ),
-    ],
-    ids=[
-        "invalid-json",
-        "not-an-object",
-        "unknown-top-key",
-        "unknown-optimization-key",
-        "list-as-string",
-        "int-as-bool",
-        "bool-as-number",
-        "optimization-not-object",
-        "override-string-value",
-        "overrides-string",
-    ],
-)
-def test_malformed_config_is_refused_naming_the_file(tmp_path, text, message):
-    path = tmp_path / "bad_config.json"
-    path.write_text(text)
-    with pytest.raises(ValueError, match=re.escape(f"config file {path}") + ".*" + message):
-        load_config(path)
-
-
-def test_missing_config_file_is_named(tmp_path):
-    path = tmp_path / "nowhere.json"
-    with pytest.raises(FileNotFoundError, match=re.escape(f"config file {path} does not exist")):
-        load_config(path)
 
 
 @pytest.mark.slow

@@ -22,7 +22,6 @@ import pytest
 
 from jaxfit.cosmo.store import (
     FORMAT_VERSION,
-    OptimizationRecord,
     OptimizedParameterStore,
     StoreConsistencyWarning,
     StoreCorruptionWarning,
@@ -146,23 +145,6 @@ def test_merge_history_metadata_is_optimized(store):
     assert store.is_optimized("pbuf", ["cmb", "bao"])
     assert not store.is_optimized("pbuf", "sn")
     assert not store.is_optimized("lcdm", "cmb")
-
-
-def test_record_dict_roundtrip():
-    """OptimizationRecord.to_dict / from_dict are inverses."""
-    rec = OptimizationRecord(
-        "2025-10-22T14:42:00Z",
-        "lcdm",
-        "cmb",
-        ["H0"],
-        {"H0": 67.0},
-        2.0,
-        "success",
-        10.0,
-        {"covariance_scaling": 1.2},
-    )
-    assert OptimizationRecord.from_dict(json.loads(json.dumps(rec.to_dict()))) == rec
-    assert rec.time == dt.datetime(2025, 10, 22, 14, 42, tzinfo=dt.UTC)
 
 
 def test_warm_start_age(store):
