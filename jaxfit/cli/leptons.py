@@ -6,11 +6,10 @@ from pathlib import Path
 
 import typer
 
-from jaxfit.cli.main import DEMO_PARTS, STATE, app, say
+from jaxfit.cli.state import say, show_progress
 
 leptons_app = typer.Typer(help="Hill-vortex lepton masses: fits, profile scans, cross-lepton.",
                           no_args_is_help=True)
-app.add_typer(leptons_app, name="leptons")
 
 FLOW = typer.Option("vortex", "--flow", help="vortex (default), research or lab.")
 SIGMA = typer.Option(1e-4, "--sigma-model", help="Relative mass uncertainty of the model.")
@@ -38,12 +37,19 @@ def _config(flow: str):
 
 
 def _report(result, out: Path, stem: str):
-    from jaxfit.leptons.fit import format_checklist, validation_checklist
+    from jaxfit.leptons.checklist import format_checklist
 
     paths = result.save(out, stem)
-    say(str(result))
-    say(format_checklist(validation_checklist(result)))
+    say(result.summary())
+    say(format_checklist(result.checklist))
     say("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def _number(text, option: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"expected a number, got {text!r}", param_hint=option) from None
 
 
 def _grid(text: str, name: str, log: bool = False):
@@ -69,12 +75,9 @@ def fit(
     """Fit the 9 lepton parameters at fixed (beta, w) from many starts."""
     from jaxfit.leptons.fit import fit_fixed
 
-    try:
-        result = fit_fixed(beta, w, config=_config(flow), sigma_model=sigma_model,
-                           n_starts=n_starts, seed=seed, devices=_devices(devices),
-                           progress=not STATE["quiet"])
-    except (KeyError, ValueError) as err:
-        raise typer.BadParameter(str(err)) from None
+    result = fit_fixed(beta, w, config=_config(flow), sigma_model=sigma_model,
+                       n_starts=n_starts, seed=seed, devices=_devices(devices),
+                       progress=show_progress())
     _report(result, out, "lepton_fit")
 
 
@@ -93,21 +96,19 @@ def scan(
     out: Path = OUT,
 ):
     """Profile likelihood over beta (1-D) or (beta, w) (2-D), every point x start batched."""
-    from jaxfit.leptons import fit as lf
+    from jaxfit.leptons.params import DEFAULT_W
+    from jaxfit.leptons.scan import run_preset, scan_beta, scan_beta_w
 
     common = dict(config=_config(flow), sigma_model=sigma_model, n_starts=n_starts,
-                  chunk_size=chunk, devices=_devices(devices), progress=not STATE["quiet"])
-    try:
-        if preset is not None:
-            result = lf.run_preset(preset, **common)
-        elif beta is None:
-            raise typer.BadParameter("give --preset or --beta start:stop:n", param_hint="--beta")
-        elif w is None or ":" not in w:
-            result = lf.scan_beta(_grid(beta, "--beta"), w=float(w or lf.DEFAULT_W), **common)
-        else:
-            result = lf.scan_beta_w(_grid(beta, "--beta"), _grid(w, "--w", log_w), **common)
-    except (KeyError, ValueError) as err:
-        raise typer.BadParameter(str(err)) from None
+                  chunk_size=chunk, devices=_devices(devices), progress=show_progress())
+    if preset is not None:
+        result = run_preset(preset, **common)
+    elif beta is None:
+        raise typer.BadParameter("give --preset or --beta start:stop:n", param_hint="--beta")
+    elif w is None or ":" not in w:
+        result = scan_beta(_grid(beta, "--beta"), w=_number(w or DEFAULT_W, "--w"), **common)
+    else:
+        result = scan_beta_w(_grid(beta, "--beta"), _grid(w, "--w", log_w), **common)
     _report(result, out, f"lepton_scan_{preset or 'custom'}")
 
 
@@ -122,31 +123,31 @@ def cross(
     out: Path = OUT,
 ):
     """Masses + g-factors with shared beta and C_mu: multi-start (Test 1) and profiles."""
-    from jaxfit.leptons import fit as lf
+    from jaxfit.leptons.cross import cross_multistart, cross_report, run_cross_tests
 
     config = _config(flow)
     devices = _devices(devices)
-    multi = lf.cross_multistart(w=w, config=config, n_starts=n_starts, devices=devices,
-                                progress=not STATE["quiet"])
-    multi.save(out, "cross_multistart")
-    say(str(multi))
+    multi = cross_multistart(w=w, config=config, n_starts=n_starts, devices=devices,
+                             progress=show_progress())
+    _report(multi, out, "cross_multistart")
     if profile:
-        profiles = lf.run_cross_tests(w=w, config=config, n_starts=n_starts,
-                                      devices=devices, progress=not STATE["quiet"])
+        profiles = run_cross_tests(w=w, config=config, n_starts=n_starts, devices=devices,
+                                   progress=show_progress())
         for name, result in profiles.items():
             _report(result, out, f"cross_{name}")
-        say(lf.cross_report(profiles, multi).to_string())
+        say(cross_report(profiles, multi).to_string())
 
 
 def demo_part(out: Path, quiet: bool = False) -> dict:
     """``jaxfit demo``: the research 3x3 (beta, w) sanity grid, 8 starts per point."""
     from jaxfit.core.provenance import run_record
-    from jaxfit.leptons.fit import format_checklist, run_preset, validation_checklist
+    from jaxfit.leptons.checklist import format_checklist
+    from jaxfit.leptons.scan import run_preset
 
     folder = Path(out) / "leptons"
     result = run_preset("sanity-3x3", n_starts=8, progress=not quiet)
     paths = result.save(folder, "lepton_scan_sanity-3x3")
-    checklist = validation_checklist(result)
+    checklist = result.checklist
     failed = [item["item"] for item in checklist if not item["passed"]]
     summary = [
         f"leptons (beta, w) 3x3 scan: chi2_min = {result.chi2_min:.6g} at beta = "
@@ -168,6 +169,3 @@ def demo_part(out: Path, quiet: bool = False) -> dict:
         "files": [f"leptons/{p.name}" for k, p in paths.items() if k != "png"],
     }
     return {"section": section, "summary": summary, "provenance": run_record(folder=str(folder))}
-
-
-DEMO_PARTS["leptons"] = demo_part

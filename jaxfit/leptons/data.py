@@ -27,10 +27,10 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import json
-import math
-import numbers
 
 import numpy as np
+
+from jaxfit.core import checks
 
 LEPTONS = ("e", "mu", "tau")
 """Lepton names in the order of every array in jaxfit.leptons."""
@@ -39,24 +39,10 @@ DATA_FILES = {2022: "codata2022_leptons.json"}
 """CODATA adjustments packaged in ``jaxfit.data``, by year."""
 
 
-def _finite_tuple(values, what: str, positive: bool = False) -> tuple[float, ...]:
-    out = []
-    for i, value in enumerate(values):
-        if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating)):
-            raise ValueError(f"{what}[{i}] must be a real number, got {value!r}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"{what}[{i}] must be finite, got {value}")
-        if positive and value <= 0.0:
-            raise ValueError(f"{what}[{i}] must be > 0, got {value}")
-        out.append(value)
-    return tuple(out)
-
-
 @dataclasses.dataclass(frozen=True)
 class LeptonTargets:
     """Measured lepton masses and g-factors (frozen and validated; the objectives read them
-    as arrays, :func:`jaxfit.leptons.fit.lepton_data`).
+    as arrays, :func:`jaxfit.leptons.objective.lepton_data`).
 
     Attributes:
         names: lepton names of ``masses`` (default ``("e", "mu", "tau")``).
@@ -92,7 +78,8 @@ class LeptonTargets:
             raise ValueError(f"names must be distinct and non-empty, got {names}")
         for field, count in (("masses", len(names)), ("mass_uncertainties", len(names)),
                              ("g", len(g_names)), ("g_uncertainties", len(g_names))):
-            values = _finite_tuple(getattr(self, field), field, positive=True)
+            values = tuple(checks.finite_array(getattr(self, field), field, positive=True,
+                                               ndim=1, nonempty=False).tolist())
             if len(values) != count:
                 raise ValueError(f"{field} needs {count} values (one per name), got {len(values)}")
             object.__setattr__(self, field, values)
@@ -185,14 +172,19 @@ def load_targets(year: int = 2022) -> LeptonTargets:
     )
 
 
+def check_targets(targets: LeptonTargets | None) -> LeptonTargets:
+    """``targets`` (default: CODATA 2022, :func:`load_targets`) if they are
+    :class:`LeptonTargets` of (e, mu, tau) in that order."""
+    targets = load_targets() if targets is None else targets
+    checks.instance(targets, "targets", LeptonTargets)
+    if targets.names != LEPTONS:
+        raise ValueError(f"targets must list the leptons {LEPTONS} in order, got {targets.names}")
+    return targets
+
+
 def check_sigma(value, name: str) -> float:
     """``value`` as a float, or ``ValueError`` naming ``name`` unless finite and > 0."""
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating)):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0.0):
-        raise ValueError(f"{name} must be finite and > 0, got {value}")
-    return value
+    return checks.real(value, name, positive=True)
 
 
 def mass_sigmas(targets: LeptonTargets, sigma_model: float = 1e-4) -> np.ndarray:

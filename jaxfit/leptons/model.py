@@ -72,12 +72,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import numbers
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from jaxfit.core import checks
 from jaxfit.core.precision import require_float64
 from jaxfit.core.quadrature import gl_panels
 
@@ -124,33 +123,26 @@ class EnergyConfig:
     n_nodes: int = 16
 
     def __post_init__(self):
-        if self.flow not in FLOWS:
-            raise ValueError(f"flow must be one of {', '.join(FLOWS)}; got {self.flow!r}")
-        for name in ("r_min", "r_max", "theta_min", "eta", "R_ref"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, numbers.Real)
-                or isinstance(value, bool)
-                or not math.isfinite(value)
-            ):
-                raise ValueError(f"{name} must be a finite real number, got {value!r}")
-        if not 0.0 <= self.r_min < self.r_max:
-            raise ValueError(
-                f"r_min must satisfy 0 <= r_min < r_max, got r_min={self.r_min!r}, "
-                f"r_max={self.r_max!r}"
-            )
-        if not 0.0 <= self.theta_min < math.pi / 2:
-            raise ValueError(
-                f"theta_min must satisfy 0 <= theta_min < pi/2, got {self.theta_min!r}"
-            )
-        if self.eta < 0.0:
-            raise ValueError(f"eta must be >= 0, got {self.eta!r}")
-        if self.R_ref <= 0.0:
-            raise ValueError(f"R_ref must be > 0, got {self.R_ref!r}")
-        # bool is an int subclass, but n_nodes=True is always a mistake
-        n = self.n_nodes
-        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 2:
-            raise ValueError(f"n_nodes must be an int >= 2, got {n!r}")
+        checks.one_of(self.flow, "flow", FLOWS)
+        # the checked values (plain float, int) replace the given ones, so a config stays
+        # hashable and equal to the same numbers given in another form
+        checked = {
+            "r_min": checks.real(self.r_min, "r_min", nonnegative=True),
+            "r_max": checks.real(self.r_max, "r_max"),
+            "theta_min": checks.real(self.theta_min, "theta_min", nonnegative=True),
+            "eta": checks.real(self.eta, "eta", nonnegative=True),
+            "R_ref": checks.real(self.R_ref, "R_ref", positive=True),
+            "n_nodes": checks.count(self.n_nodes, "n_nodes", minimum=2),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+        if not self.r_min < self.r_max:
+            raise ValueError(f"r_min must be below r_max, got r_min={self.r_min!r}, "
+                             f"r_max={self.r_max!r}")
+        # the polar cut keeps theta_min <= th <= pi - theta_min: a non-empty band
+        if not self.theta_min < math.pi / 2:
+            raise ValueError(f"theta_min must satisfy 0 <= theta_min < pi/2, got "
+                             f"{self.theta_min!r}")
 
     @property
     def boxed(self) -> bool:
@@ -208,20 +200,10 @@ def check_lepton_params(R_c, U, A, w) -> None:
     fitted parameters inside their bounds with the bounded transforms of
     :mod:`jaxfit.core.params`.
     """
-    rules = (
-        ("R_c", R_c, lambda v: v > 0.0, "R_c > 0"),
-        ("U", U, lambda v: v > 0.0, "U > 0"),
-        ("A", A, lambda v: (v >= 0.0) & (v < 1.0), "0 <= A < 1"),
-        ("w", w, lambda v: v > 0.0, "w > 0"),
-    )
-    for name, value, ok, rule in rules:
-        if isinstance(value, jax.core.Tracer):
-            continue
-        v = np.asarray(value, dtype=np.float64)
-        bad = ~np.isfinite(v) | ~ok(v)
-        if np.any(bad):
-            first = float(v[bad][0])
-            raise ValueError(f"{name} must be finite with {rule}, got {name}={first!r}")
+    checks.satisfies(R_c, "R_c", lambda v: v > 0.0, "finite and > 0")
+    checks.satisfies(U, "U", lambda v: v > 0.0, "finite and > 0")
+    checks.satisfies(A, "A", lambda v: (v >= 0.0) & (v < 1.0), "finite with 0 <= A < 1")
+    checks.satisfies(w, "w", lambda v: v > 0.0, "finite and > 0")
 
 
 # ---------------------------------------------------------------------------------- flows

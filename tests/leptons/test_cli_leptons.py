@@ -47,3 +47,13 @@ def test_bad_inputs_are_usage_errors(tmp_path):
                  ("scan", "--beta", "3.0:3.1"), ("fit", "--w", "-0.01")):
         result = invoke("leptons", *args, "--out", tmp_path)
         assert result.exit_code == 2, (args, result.output)
+
+
+def test_cross_multistart_writes_its_three_files(tmp_path):
+    result = invoke("leptons", "cross", "--n-starts", "2", "--no-profile", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "cross_multistart.json", "cross_multistart.csv", "cross_multistart.png"}
+    saved = json.loads((tmp_path / "cross_multistart.json").read_text())
+    assert saved["beta_spread"]["n_starts"] == 2 and saved["fit"]["kind"] == "cross"
+    assert "LeptonFit (cross" in result.output and "checklist" in result.output

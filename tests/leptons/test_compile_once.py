@@ -16,9 +16,12 @@ import numpy as np
 import pytest
 
 import jaxfit  # noqa: F401  (float64)
-from jaxfit.leptons import fit as F
+from jaxfit.leptons import objective
 from jaxfit.leptons.data import load_targets
-from jaxfit.leptons.model import EnergyConfig
+from jaxfit.leptons.fit import fit_fixed
+from jaxfit.leptons.model import DEFAULT_CONFIG, EnergyConfig
+from jaxfit.leptons.objective import mass_chi2
+from jaxfit.leptons.scan import scan_beta
 
 QUICK = dict(n_starts=2, maxiter=20, progress=False)
 
@@ -27,14 +30,14 @@ QUICK = dict(n_starts=2, maxiter=20, progress=False)
 def traces(monkeypatch):
     """``traces()`` -> how many times the lepton energies have been traced so far."""
     count = {"n": 0}
-    real = F.lepton_energies
+    real = objective.lepton_energies
 
-    def counting(params, config=F.DEFAULT_CONFIG):
+    def counting(params, config=DEFAULT_CONFIG):
         count["n"] += 1
         return real(params, config)
 
-    # the objectives look lepton_energies up in the module at trace time
-    monkeypatch.setattr(F, "lepton_energies", counting)
+    # the objectives look lepton_energies up in their module at trace time
+    monkeypatch.setattr(objective, "lepton_energies", counting)
     return lambda: count["n"]
 
 
@@ -46,7 +49,7 @@ def _traced(traces, run):
 
 def test_same_fit_repeated_traces_nothing_new(traces):
     config = EnergyConfig(n_nodes=11)
-    run = lambda: F.fit_fixed(config=config, errors=True, **QUICK)  # noqa: E731
+    run = lambda: fit_fixed(config=config, errors=True, **QUICK)  # noqa: E731
     first, traced = _traced(traces, run)
     assert traced > 0  # solver, Hessian and summary compiled on the first call
     again, traced = _traced(traces, run)
@@ -62,9 +65,9 @@ def test_beta_scan_at_other_beta_values_and_w_compiles_nothing_new(traces):
     of a spec are part of its compiled program, so another range compiles another fit.)"""
     config = EnergyConfig(n_nodes=13)
     kw = dict(config=config, global_fit=False, **QUICK)
-    first, traced = _traced(traces, lambda: F.scan_beta([3.0, 3.05, 3.1], w=0.02, **kw))
+    first, traced = _traced(traces, lambda: scan_beta([3.0, 3.05, 3.1], w=0.02, **kw))
     assert traced > 0
-    second, traced = _traced(traces, lambda: F.scan_beta([3.12, 3.2, 3.3], w=0.03, **kw))
+    second, traced = _traced(traces, lambda: scan_beta([3.12, 3.2, 3.3], w=0.03, **kw))
     assert traced == 0
     # the new values were used: other grid, other w, other chi2
     np.testing.assert_array_equal(second.scan.axes[0], [3.12, 3.2, 3.3])
@@ -75,18 +78,18 @@ def test_beta_scan_at_other_beta_values_and_w_compiles_nothing_new(traces):
 def test_fit_with_other_targets_and_sigma_model_compiles_nothing_new(traces):
     config = EnergyConfig(n_nodes=14)
     codata = load_targets()
-    first, traced = _traced(traces, lambda: F.fit_fixed(config=config, targets=codata,
-                                                        sigma_model=1e-4, **QUICK))
+    first, traced = _traced(traces, lambda: fit_fixed(config=config, targets=codata,
+                                                      sigma_model=1e-4, **QUICK))
     assert traced > 0
     # synthetic masses (e, mu, tau: the same shapes) and another sigma_model: both are
     # data, arguments of the programs compiled above
     synthetic = codata.with_masses([1.0, 150.0, 1500.0])
-    other, traced = _traced(traces, lambda: F.fit_fixed(config=config, targets=synthetic,
-                                                        sigma_model=1e-5, **QUICK))
+    other, traced = _traced(traces, lambda: fit_fixed(config=config, targets=synthetic,
+                                                      sigma_model=1e-5, **QUICK))
     assert traced == 0
-    assert other.summary["masses_target"]["mu"] == 150.0
+    assert other.summary_at_min["masses_target"]["mu"] == 150.0
     assert other.settings["sigma_model"] == 1e-5
     assert other.chi2 != first.chi2
     # the data reached the objective: its chi2 is the one of those targets and sigma
-    chi2 = F.mass_chi2(config, 1e-5, synthetic)(other.params)
+    chi2 = mass_chi2(config, 1e-5, synthetic)(other.params)
     assert other.chi2 == pytest.approx(float(chi2), rel=1e-10)
