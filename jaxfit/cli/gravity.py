@@ -1,5 +1,10 @@
 """``jaxfit gravity``: the research theory-kernel workflows (MW fit, SPARC zero-shot,
-cluster amplitude, joint fit), with the research scripts' flags."""
+cluster amplitude, joint fit), with the research scripts' flags.
+
+Each command writes its result's three files (:meth:`jaxfit.core.results.Result.save`)
+next to the path its ``--out-json`` / ``--out-csv`` option names: ``--out-json dir/x.json``
+writes ``dir/x.json``, ``dir/x.csv`` and ``dir/x.png``. Errors become one line
+(:mod:`jaxfit.cli.boundary`)."""
 
 from __future__ import annotations
 
@@ -7,12 +12,11 @@ from pathlib import Path
 
 import typer
 
-from jaxfit.cli.main import DEMO_PARTS, STATE, app, say
+from jaxfit.cli.state import say, show_progress
 
 gravity_app = typer.Typer(
     help="Sigma-Gravity theory kernel: Milky Way, SPARC, clusters.", no_args_is_help=True
 )
-app.add_typer(gravity_app, name="gravity")
 
 OUT_DIR = Path("jaxfit-results/gravity")
 PARQUET = typer.Option(
@@ -50,13 +54,13 @@ def _bad(err: Exception, hint: str | None = None):
 
 
 def _stars(path, r_min, r_max):
-    from jaxfit.gravity.data import load_baseline_parquet
+    from jaxfit.gravity.milky_way import load_baseline_parquet
 
     return None if path is None else load_baseline_parquet(path, r_min, r_max)
 
 
 def _sparc(rotmod_dir, summary, galaxy_col, sigma_col, max_galaxies=None):
-    from jaxfit.gravity.data import load_sparc
+    from jaxfit.gravity.sparc import load_sparc
 
     return load_sparc(
         rotmod_dir,
@@ -68,12 +72,15 @@ def _sparc(rotmod_dir, summary, galaxy_col, sigma_col, max_galaxies=None):
 
 
 def _clusters(names: str, sigma_v: float):
-    from jaxfit.gravity.clusters import load_clusters
+    from jaxfit.gravity.cluster_set import load_clusters
 
     return load_clusters(names, sigma_v=sigma_v)
 
 
-def _wrote(paths: dict):
+def _save(result, path: Path):
+    """Save ``result`` as ``path``'s stem in ``path``'s folder (the research scripts named
+    one output file; the JSON, CSV and PNG share its stem) and say what was written."""
+    paths = result.save(path.parent, path.stem)
     say("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
@@ -105,8 +112,9 @@ def mw_fit(
     """Fit the theory kernel to the empirical kernel (or the rotation curve) of the MW."""
     import json
 
-    from jaxfit.gravity import fit as gf
-    from jaxfit.gravity.model import RESEARCH_MW_EMPIRICAL
+    from jaxfit.gravity.criteria import mw_verdict
+    from jaxfit.gravity.mw_fit import mw_fit as fit_mw
+    from jaxfit.gravity.params import RESEARCH_MW_EMPIRICAL
 
     empirical = dict(RESEARCH_MW_EMPIRICAL)
     if mw_fit_json is not None:
@@ -116,27 +124,24 @@ def mw_fit(
             _bad(err, "--mw-fit-json")
         params = data.get("params", data)
         empirical |= {k: float(v) for k, v in params.items() if k in empirical}
-    try:
-        result = gf.mw_fit(
-            target=target,
-            stars=_stars(baseline_parquet, r_min, r_max),
-            r_min=r_min,
-            r_max=r_max,
-            sigma_v=sigma_v,
-            empirical=empirical,
-            fit_q_ref=fit_q_ref,
-            require_positive_corr=require_positive_corr,
-            method=method,
-            n_starts=n_starts,
-            seed=seed,
-            maxiter=maxiter,
-            progress=not STATE["quiet"],
-        )
-    except (ValueError, FileNotFoundError) as err:
-        _bad(err)
-    say(str(result))
-    say(f"verdict: {gf.mw_verdict(result.corr_K_emp_theory, result.chi2_K)}")
-    _wrote(result.save(out_json))
+    result = fit_mw(
+        target=target,
+        stars=_stars(baseline_parquet, r_min, r_max),
+        r_min=r_min,
+        r_max=r_max,
+        sigma_v=sigma_v,
+        empirical=empirical,
+        fit_q_ref=fit_q_ref,
+        require_positive_corr=require_positive_corr,
+        method=method,
+        n_starts=n_starts,
+        seed=seed,
+        maxiter=maxiter,
+        progress=show_progress(),
+    )
+    say(result.summary())
+    say(f"verdict: {mw_verdict(result.corr_K_emp_theory, result.chi2_K)}")
+    _save(result, out_json)
 
 
 @gravity_app.command("sparc-batch")
@@ -155,27 +160,26 @@ def sparc_batch(
     out_csv: Path = typer.Option(OUT_DIR / "theory_kernel_sparc_from_mw.csv", "--out-csv"),
 ):
     """Apply the MW theta to every SPARC galaxy at once: delta_rms per galaxy."""
-    from jaxfit.gravity import fit as gf
+    from jaxfit.gravity.criteria import sparc_verdict
+    from jaxfit.gravity.results import read_theory_json
+    from jaxfit.gravity.sparc_fit import sparc_batch as apply_to_sparc
 
-    try:
-        params, sign = gf.read_theory_json(theory_fit_json)
-        batch = _sparc(rotmod_dir, sparc_summary, summary_galaxy_col, summary_sigma_col)
-        result = gf.sparc_batch(
-            params,
-            batch,
-            phase_sign=sign,
-            Y_d=y_disk,
-            Y_b=y_bulge,
-            use_sigma_gating=use_sigma_gating,
-            beta_sigma=beta_sigma,
-            fit_upsilon_per_galaxy=fit_upsilon,
-        )
-    except (ValueError, FileNotFoundError) as err:
-        _bad(err)
-    say(str(result))
+    params, sign = read_theory_json(theory_fit_json)
+    batch = _sparc(rotmod_dir, sparc_summary, summary_galaxy_col, summary_sigma_col)
+    result = apply_to_sparc(
+        params,
+        batch,
+        phase_sign=sign,
+        Y_d=y_disk,
+        Y_b=y_bulge,
+        use_sigma_gating=use_sigma_gating,
+        beta_sigma=beta_sigma,
+        fit_upsilon_per_galaxy=fit_upsilon,
+    )
+    say(result.summary())
     say(result.by_sigma().to_string())
-    say(f"verdict: {gf.sparc_verdict(result.summary)}")
-    _wrote(result.save(out_csv))
+    say(f"verdict: {sparc_verdict(result.stats)}")
+    _save(result, out_csv)
 
 
 @gravity_app.command("cluster-amp")
@@ -188,21 +192,20 @@ def cluster_amp(
     out_json: Path = typer.Option(OUT_DIR / "theory_kernel_cluster_amp_fit.json", "--out-json"),
 ):
     """Fit one cluster amplitude to the Einstein-radius masses with the MW theta."""
-    from jaxfit.gravity import fit as gf
+    from jaxfit.gravity.cluster_fit import cluster_amplitude
+    from jaxfit.gravity.criteria import cluster_verdict
+    from jaxfit.gravity.results import read_theory_json
 
-    try:
-        params, sign = gf.read_theory_json(theory_fit_json)
-        result = gf.cluster_amplitude(
-            params,
-            _clusters(clusters, sigma_v_default),
-            phase_sign=sign,
-            bounds=(a_cluster_min, a_cluster_max),
-        )
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        _bad(err)
-    say(str(result))
-    say(f"verdict: {gf.cluster_verdict(result.ratio, result.table['mass_ratio'])}")
-    _wrote(result.save(out_json))
+    params, sign = read_theory_json(theory_fit_json)
+    result = cluster_amplitude(
+        params,
+        _clusters(clusters, sigma_v_default),
+        phase_sign=sign,
+        bounds=(a_cluster_min, a_cluster_max),
+    )
+    say(result.summary())
+    say(f"verdict: {cluster_verdict(result.ratio, result.table['mass_ratio'])}")
+    _save(result, out_json)
 
 
 @gravity_app.command("joint")
@@ -233,68 +236,52 @@ def joint(
     out_json: Path = typer.Option(OUT_DIR / "theory_kernel_joint_fit.json", "--out-json"),
 ):
     """One theta for MW + SPARC + clusters (A_cluster profiled), multi-start L-BFGS or DE."""
-    from jaxfit.gravity import fit as gf
-    from jaxfit.gravity.data import load_sparc
+    from jaxfit.gravity.criteria import verdict
+    from jaxfit.gravity.joint import joint_fit
+    from jaxfit.gravity.sparc import load_sparc
 
-    try:
-        batch = load_sparc(
-            rotmod_dir,
-            summary=sparc_summary,
-            galaxy_col=summary_galaxy_col,
-            sigma_col=summary_sigma_col,
-            default_sigma_v=sigma_ref,
-            max_galaxies=max_sparc_galaxies,
-        )
-        result = gf.joint_fit(
-            batch,
-            _clusters(clusters, sigma_v_cluster),
-            stars=_stars(baseline_parquet, r_min, r_max),
-            r_min=r_min,
-            r_max=r_max,
-            weights=(weight_mw, weight_sparc, weight_cluster),
-            sigma_v_mw=sigma_v_mw,
-            use_sigma_gating=use_sigma_gating,
-            beta_sigma=beta_sigma,
-            method=method,
-            n_starts=n_starts,
-            seed=seed,
-            maxiter=maxiter,
-            progress=not STATE["quiet"],
-        )
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        _bad(err)
-    say(str(result))
-    say(f"verdict: {gf.verdict(result.metrics)}")
-    _wrote(result.save(out_json))
+    batch = load_sparc(
+        rotmod_dir,
+        summary=sparc_summary,
+        galaxy_col=summary_galaxy_col,
+        sigma_col=summary_sigma_col,
+        default_sigma_v=sigma_ref,
+        max_galaxies=max_sparc_galaxies,
+    )
+    result = joint_fit(
+        batch,
+        _clusters(clusters, sigma_v_cluster),
+        stars=_stars(baseline_parquet, r_min, r_max),
+        r_min=r_min,
+        r_max=r_max,
+        weights=(weight_mw, weight_sparc, weight_cluster),
+        sigma_v_mw=sigma_v_mw,
+        use_sigma_gating=use_sigma_gating,
+        beta_sigma=beta_sigma,
+        method=method,
+        n_starts=n_starts,
+        seed=seed,
+        maxiter=maxiter,
+        progress=show_progress(),
+    )
+    say(result.summary())
+    say(f"verdict: {verdict(result.metrics)}")
+    _save(result, out_json)
 
 
 def demo_part(out: Path, quiet: bool = False) -> dict:
     """``jaxfit demo``: the MW kernel fit and the cluster amplitude, on packaged data."""
     from jaxfit.core.provenance import run_record
-    from jaxfit.gravity import fit as gf
+    from jaxfit.gravity.cluster_fit import cluster_amplitude
+    from jaxfit.gravity.mw_fit import mw_fit as fit_mw
 
     folder = Path(out) / "gravity"
-    mw = gf.mw_fit(n_starts=4, progress=not quiet)
-    mw_paths = mw.save(folder / "mw_fit.json")
-    cluster = gf.cluster_amplitude(mw.theory_fit_params, phase_sign=mw.phase_sign)
-    cl_paths = cluster.save(folder / "cluster_amp.json")
-    v = gf.verdict(
-        {
-            "mw": {"corr": mw.corr_K_emp_theory, "chi2_K": mw.chi2_K},
-            "clusters": {
-                "A_cluster_A_gal_ratio": cluster.ratio,
-                "mass_ratio": dict(
-                    zip(cluster.table["cluster"], cluster.table["mass_ratio"], strict=True)
-                ),
-            },
-        }
-    )
-    summary = [
-        str(mw),
-        str(cluster),
-        f"gravity verdict: MW {'pass' if v['mw']['passed'] else 'fail'}, clusters "
-        f"{'pass' if v['clusters']['passed'] else 'fail'} (research success criteria)",
-    ]
+    mw = fit_mw(n_starts=4, progress=not quiet)
+    mw_paths = mw.save(folder, "mw_fit")
+    cluster = cluster_amplitude(mw.theory_fit_params, phase_sign=mw.phase_sign)
+    cl_paths = cluster.save(folder, "cluster_amp")
+    # each summary ends with its research verdict (the MW one only when the fit converged)
+    summary = [mw.summary(), cluster.summary()]
     section = {
         "title": "Gravity: theory kernel on the Milky Way and three clusters",
         "text": [
@@ -306,13 +293,9 @@ def demo_part(out: Path, quiet: bool = False) -> dict:
             *summary,
         ],
         "images": [f"gravity/{mw_paths['png'].name}", f"gravity/{cl_paths['png'].name}"],
-        "files": [
-            f"gravity/{mw_paths['json'].name}",
-            f"gravity/{cl_paths['json'].name}",
-            f"gravity/{cl_paths['csv'].name}",
-        ],
+        "files": [f"gravity/{paths[kind].name}" for paths in (mw_paths, cl_paths)
+                  for kind in ("json", "csv")],
     }
     return {"section": section, "summary": summary, "provenance": run_record(folder=str(folder))}
 
 
-DEMO_PARTS["gravity"] = demo_part

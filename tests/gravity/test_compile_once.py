@@ -24,9 +24,13 @@ import pytest
 
 import jaxfit  # noqa: F401  (float64)
 from jaxfit.core.optimize import minimize
-from jaxfit.gravity import clusters as cl
-from jaxfit.gravity import fit as gf
-from jaxfit.gravity.data import make_sparc_batch
+from jaxfit.gravity import cluster_set as gcs
+from jaxfit.gravity import joint as gj
+from jaxfit.gravity import mw_fit as gmf
+from jaxfit.gravity import objective as go
+from jaxfit.gravity import params as gp
+from jaxfit.gravity import sparc as gs
+from jaxfit.gravity import sparc_points as gsp
 
 BUILD_EVENTS = ("/jax/core/compile/backend_compile_duration",)
 CACHE_HITS = "/jax/compilation_cache/cache_hits"
@@ -49,9 +53,10 @@ jax.monitoring.register_event_listener(_on_event)
 
 @pytest.fixture(autouse=True)
 def count_kernel_traces(monkeypatch):
-    """Count every trace of the theory kernel used by the fit objectives."""
-    for name in ("theory_kernel", "theory_kernel_points"):
-        original = getattr(gf, name)
+    """Count every trace of the theory kernel used by the fit objectives and workflows."""
+    for module, name in ((go, "theory_kernel"), (go, "theory_kernel_points"),
+                         (gmf, "theory_kernel")):
+        original = getattr(module, name)
 
         def counted(*args, _original=original, **kwargs):
             if any(isinstance(leaf, jax.core.Tracer)
@@ -59,7 +64,7 @@ def count_kernel_traces(monkeypatch):
                 COUNTS["traces"] += 1
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(gf, name, counted)
+        monkeypatch.setattr(module, name, counted)
 
 
 @contextlib.contextmanager
@@ -90,45 +95,45 @@ def _galaxies(seed, n_gal=4, sigma=25.0):
                        "errV": np.full(n, 5.0), "Vgas": 0.3 * v, "Vdisk": 0.8 * v,
                        "Vbul": np.zeros(n), "SBdisk": np.ones(n), "SBbul": np.zeros(n),
                        "distance_Mpc": 10.0})
-    return make_sparc_batch(curves, sigma_v=np.full(n_gal, sigma))
+    return gs.make_sparc_batch(curves, sigma_v=np.full(n_gal, sigma))
 
 
 FAST = {"n_starts": 2, "maxiter": 4, "progress": False}
 
 
 def test_mw_fit_repeated_or_on_another_band_compiles_nothing_new():
-    first = _first(lambda: gf.mw_fit(**FAST))
+    first = _first(lambda: gmf.mw_fit(**FAST))
     with nothing_new():
-        again = gf.mw_fit(**FAST)
+        again = gmf.mw_fit(**FAST)
     assert again.fit.fun == first.fit.fun
     # another band of the same size, another dispersion: other data, same program
     with nothing_new():
-        other = gf.mw_fit(r_min=10.0, r_max=14.0, sigma_v=35.0, **FAST)
+        other = gmf.mw_fit(r_min=10.0, r_max=14.0, sigma_v=35.0, **FAST)
     assert other.fit.fun != first.fit.fun
 
 
 def test_mw_fit_at_another_frozen_value_compiles_nothing_new():
-    data = gf.mw_kernel_data(gf.mw_band_radii())
-    spec = gf.theory_spec(fit_q_ref=False)
+    data = go.mw_kernel_data(go.mw_band_radii())
+    spec = gp.theory_spec(fit_q_ref=False)
     options = {"maxiter": 4, "progress": False}
-    first = _first(lambda: minimize(gf.mw_kernel_loss, spec, data=data, **options))
+    first = _first(lambda: minimize(go.mw_kernel_loss, spec, data=data, **options))
     with nothing_new():
-        other = minimize(gf.mw_kernel_loss, spec, data=data, x0={"Q_ref": 2.5}, **options)
+        other = minimize(go.mw_kernel_loss, spec, data=data, x0={"Q_ref": 2.5}, **options)
     assert other.x["Q_ref"] == 2.5 and first.x["Q_ref"] == 1.0
     assert other.fun != first.fun
 
 
 def test_joint_fit_on_another_sparc_subset_padded_to_the_same_shape_compiles_nothing_new():
-    clusters = cl.load_clusters()
+    clusters = gcs.load_clusters()
     shape = {"n_points_total": 48, "n_dispersions": 2}
     a, b = _galaxies(1), _galaxies(2, sigma=30.0)
     assert int(np.asarray(a.mask).sum()) != int(np.asarray(b.mask).sum())
-    first = _first(lambda: gf.joint_fit(a, clusters, **shape, **FAST))
+    first = _first(lambda: gj.joint_fit(a, clusters, **shape, **FAST))
     with nothing_new():
-        again = gf.joint_fit(a, clusters, **shape, **FAST)
+        again = gj.joint_fit(a, clusters, **shape, **FAST)
     assert again.losses == first.losses
     with nothing_new():
-        other = gf.joint_fit(b, clusters, weights=(2.0, 0.5, 1.0), bounds=(0.1, 50.0),
+        other = gj.joint_fit(b, clusters, weights=(2.0, 0.5, 1.0), bounds=(0.1, 50.0),
                              **shape, **FAST)
     assert other.losses["L_SPARC"] != first.losses["L_SPARC"]
     assert other.metrics["sparc"]["n_galaxies"] == 4
@@ -137,14 +142,14 @@ def test_joint_fit_on_another_sparc_subset_padded_to_the_same_shape_compiles_not
 def test_padding_changes_no_value():
     """Points padded to a common shape give the same metrics as the unpadded ones."""
     batch = _galaxies(3)
-    theta = dict(gf.THEORY_DEFAULTS) | {"alpha": -1.0, "lam_coh": 40.0, "Q_ref": 4.0}
-    plain = gf.sparc_metrics(theta, gf.sparc_points(batch))
-    padded = gf.sparc_metrics(theta, gf.sparc_points(batch, n_points_total=64,
+    theta = dict(gp.THEORY_DEFAULTS) | {"alpha": -1.0, "lam_coh": 40.0, "Q_ref": 4.0}
+    plain = go.sparc_metrics(theta, gsp.sparc_points(batch))
+    padded = go.sparc_metrics(theta, gsp.sparc_points(batch, n_points_total=64,
                                                      n_dispersions=3))
     for key in ("rms_bar", "rms_model", "L_SPARC"):
         np.testing.assert_allclose(np.asarray(padded[key]), np.asarray(plain[key]),
                                    rtol=1e-14)
     with pytest.raises(ValueError, match="n_points_total"):
-        gf.sparc_points(batch, n_points_total=3)
+        gsp.sparc_points(batch, n_points_total=3)
     with pytest.raises(ValueError, match="n_dispersions"):
-        gf.sparc_points(_galaxies(4, sigma=25.0), n_dispersions=0)
+        gsp.sparc_points(_galaxies(4, sigma=25.0), n_dispersions=0)
