@@ -56,16 +56,19 @@ def _fmt(value, spec: str, unit: str = "") -> str:
 def print_table(rows: list[dict], title: str) -> None:
     table = Table(title=title)
     columns = ("task", "size", "device", "first call [s]", "warm [s]", "throughput",
-               "reference", "reference [s]", "ratio", "GPU/CPU")
+               "smart baseline [s]", "vs smart", "research [s]", "vs research", "GPU/CPU")
     for column in columns:
         table.add_column(column)
     for r in rows:
         table.add_row(r["task"], r["size"], r["device"], _fmt(r["first_call_s"], ".2f"),
-                      _fmt(r["warm_s"], ".3f"), r.get("throughput") or "-", r["reference"],
+                      _fmt(r["warm_s"], ".3f"), r.get("throughput") or "-",
+                      _fmt(r.get("smart_s"), ".2f"), _fmt(r.get("smart_ratio"), ".1f", "x"),
                       _fmt(r["reference_s"], ".2f"), _fmt(r["ratio"], ".1f", "x"),
                       _fmt(r.get("gpu_speedup"), ".1f", "x"))
     Console(width=220).print(table)
     for r in rows:
+        if r.get("smart"):
+            print(f"- {r['task']} [{r['platform']}]: smart baseline: {r['smart']}")
         if r["notes"]:
             print(f"- {r['task']} [{r['platform']}]: {r['notes']}")
 
@@ -76,17 +79,20 @@ def bar_chart(rows: list[dict], path: Path):
 
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     platforms = list(dict.fromkeys(r["platform"] for r in rows))
-    width = 0.8 / (len(platforms) + 1)
+    width = 0.8 / (len(platforms) + 2)
     fig, ax = plt.subplots(figsize=(10, 0.5 * len(tasks) + 2))
     y = np.arange(len(tasks))
     for k, platform in enumerate(platforms):
         warm = {r["task"]: r["warm_s"] for r in rows if r["platform"] == platform}
         ax.barh(y + k * width, [warm.get(t, np.nan) for t in tasks], width,
                 label=f"jaxfit, {platform}")
-    ref = {r["task"]: r["reference_s"] for r in rows}
-    ax.barh(y + len(platforms) * width, [ref.get(t, np.nan) for t in tasks], width,
-            label="numpy/scipy reference", color="0.6")
-    ax.set_yticks(y + width * len(platforms) / 2, tasks, fontsize=7)
+    smart = {r["task"]: r.get("smart_s") or np.nan for r in rows}
+    ax.barh(y + len(platforms) * width, [smart.get(t, np.nan) for t in tasks], width,
+            label="smart baseline (careful scipy/numpy)", color="0.4")
+    ref = {r["task"]: r["reference_s"] or np.nan for r in rows}
+    ax.barh(y + (len(platforms) + 1) * width, [ref.get(t, np.nan) for t in tasks], width,
+            label="research baseline", color="0.75")
+    ax.set_yticks(y + width * (len(platforms) + 1) / 2, tasks, fontsize=7)
     ax.set(xscale="log", xlabel="warm time [s] (lower is better)")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -92,12 +92,29 @@ def _direction(g, s_hist, y_hist, rho, count, head):
     return -jax.lax.fori_loop(0, m, oldest_first, gamma * q)
 
 
-def lbfgs(f_u, u0, opts):
+def _projected(g, u, box):
+    """The projected gradient ``u - clip(u - g)`` (``g`` itself without a box), and the
+    mask of the variables free to move (not held on a bound by a gradient pushing out)."""
+    if box is None:
+        return g, jnp.ones(g.shape, bool)
+    lo, hi = box
+    held = ((u <= lo) & (g > 0)) | ((u >= hi) & (g < 0))
+    return u - jnp.clip(u - g, lo, hi), ~held
+
+
+def lbfgs(f_u, u0, opts, box=None):
     """Minimise ``f_u(u)`` from ``u0``; returns ``(u, f, grad_norm, n_iter, status, n_fev)``
     with the status codes of :data:`jaxfit.core.optimize.STATUS_MESSAGES`.
 
     ``opts`` is a :class:`jaxfit.core.optimize.SolverOptions` (maxiter, gtol, ftol,
     memory_size, linesearch_steps).
+
+    ``box = (lower, upper)`` makes it a projected L-BFGS on that box (bounds may be
+    infinite): variables on a bound whose gradient pushes outward are held there (their
+    direction component is zero), trial points are projected onto the box, the Armijo test
+    uses the projected step ``g.(u_t - u)``, and convergence is measured on the projected
+    gradient (``grad_norm`` too). An optimum on a bound is reached exactly, in a few
+    steps, where the sigmoid transform only approaches it exponentially slowly.
     """
     n, m = u0.shape[0], opts.memory_size
     value_and_grad = jax.value_and_grad(f_u)
@@ -117,9 +134,12 @@ def lbfgs(f_u, u0, opts):
 
     def body(c):
         u_t = c.u + c.t * c.d
+        if box is not None:
+            u_t = jnp.clip(u_t, *box)
         f_t, g_t = value_and_grad(u_t)  # the one evaluation site of the program
         finite = jnp.isfinite(f_t) & jnp.all(jnp.isfinite(g_t))
-        armijo = finite & (f_t <= c.f + ARMIJO_C1 * c.t * c.gd) & ~c.first
+        decrease = c.t * c.gd if box is None else jnp.dot(c.g, u_t - c.u)
+        armijo = finite & (f_t <= c.f + ARMIJO_C1 * decrease) & ~c.first
         lower = finite & (f_t < c.f_best)
         u_best = jnp.where(lower, u_t, c.u_best)
         f_best = jnp.where(lower, f_t, c.f_best)
@@ -146,12 +166,15 @@ def lbfgs(f_u, u0, opts):
         head = jnp.where(keep_pair, (c.head + 1) % m, c.head)
         count = jnp.where(restart, 0, jnp.where(keep_pair, jnp.minimum(c.count + 1, m), c.count))
 
-        # a new direction after a step, the start or a restart (descent guaranteed: else -g)
-        d_new = _direction(g_new, s_hist, y_hist, rho, count, head)
-        steepest = ~(jnp.dot(g_new, d_new) < 0)
+        # a new direction after a step, the start or a restart (descent guaranteed: else -g),
+        # in the variables free to move
+        pg_new, free = _projected(g_new, u_new, box)
+        g_free = jnp.where(free, g_new, 0.0)
+        d_new = jnp.where(free, _direction(g_free, s_hist, y_hist, rho, count, head), 0.0)
+        steepest = ~(jnp.dot(g_free, d_new) < 0)
         count = jnp.where(steepest, 0, count)
-        d_new = jnp.where(steepest, -g_new / jnp.maximum(gnorm_of(g_new), 1e-300), d_new)
-        gd_new = jnp.dot(g_new, d_new)
+        d_new = jnp.where(steepest, -g_free / jnp.maximum(gnorm_of(g_free), 1e-300), d_new)
+        gd_new = jnp.dot(g_free, d_new)
         new_search = step | c.first | restart
 
         # shrink a rejected trial: minimum of the quadratic through f(u), g.d, f(u + t d)
@@ -161,7 +184,7 @@ def lbfgs(f_u, u0, opts):
                              jnp.clip(t_quad, 0.1 * c.t, 0.5 * c.t), 0.5 * c.t)
 
         scale = jnp.maximum(1.0, jnp.abs(f_new))
-        gnorm = gnorm_of(g_new)
+        gnorm = gnorm_of(pg_new)
         small = jnp.where(step, jnp.where(jnp.abs(c.f - f_new) <= opts.ftol * scale,
                                           c.small + 1, 0), c.small)
         status = jnp.where(
@@ -187,4 +210,4 @@ def lbfgs(f_u, u0, opts):
 
     c = jax.lax.while_loop(cond, body, state)
     status = jnp.where(c.status == RUNNING, 2, c.status)
-    return c.u, c.f, gnorm_of(c.g), c.it, status, c.nfev
+    return c.u, c.f, gnorm_of(_projected(c.g, c.u, box)[0]), c.it, status, c.nfev

@@ -61,7 +61,8 @@ PROBLEMS = {
     "bounded_quadratic": (bounded_quadratic, QUAD_SPEC, np.array([2.0, -0.5]), 1.0),
 }
 # Adam (no line search) needs many small steps on the Rosenbrock valley
-METHOD_OPTIONS = {"lbfgs": {}, "adam": {"maxiter": 20000}, "scipy-lbfgsb": {}, "de": {}}
+METHOD_OPTIONS = {"lbfgs": {}, "lbfgs-box": {}, "adam": {"maxiter": 20000}, "scipy-lbfgsb": {},
+                  "de": {}}
 
 NAN_ABOVE = 3.5
 
@@ -118,9 +119,21 @@ def test_each_method_reaches_analytic_optimum(problem, method):
         # by d^2, invisible below d ~ sqrt(eps) = 1.5e-8 (this start ends 2.3e-8 off)
         tol = 5e-8 if method == "adam" else 1e-8
         np.testing.assert_allclose(res.x_free, x_opt, rtol=0, atol=tol)
-        if method in ("lbfgs", "adam") and res.status == 0:
-            # at the active bound the unconstrained gradient vanishes (the stopping rule)
+        if method in ("lbfgs", "lbfgs-box", "adam") and res.status == 0:
+            # at the active bound the unconstrained (lbfgs, adam) or projected (lbfgs-box)
+            # gradient vanishes (the stopping rule)
             assert res.grad_norm <= SolverOptions().gtol * max(1.0, res.fun)
+
+
+def test_lbfgs_box_lands_exactly_on_an_active_bound():
+    """The projected L-BFGS holds a variable on its bound once the gradient pushes it out:
+    the optimum is the bound itself, not 1e-10 inside it as through the sigmoid."""
+    res = minimize(bounded_quadratic, QUAD_SPEC, method="lbfgs-box", progress=False)
+    lbfgs = minimize(bounded_quadratic, QUAD_SPEC, method="lbfgs", progress=False)
+    on_bound = [i for i, n in enumerate(QUAD_SPEC.free_names)
+                if res.x_free[i] in (QUAD_SPEC[n].lower, QUAD_SPEC[n].upper)]
+    assert on_bound, res
+    assert res.fun <= lbfgs.fun + 1e-12 and res.n_fev <= lbfgs.n_fev
 
 
 def test_objective_gradient_finite_on_bound():
@@ -392,7 +405,7 @@ def test_solver_options_reject_bad_values(kwargs, match):
         ({"x0": {"x": math.nan}}, ValueError, r"parameter 'x': value must be finite, got nan"),
         ({"x0": {"y": 7.0}}, ValueError, r"parameter 'y': value 7.0 is outside its bounds"),
         ({"method": "newton"}, ValueError,
-         r"unknown method 'newton'; valid methods: lbfgs, adam, scipy-lbfgsb, de"),
+         r"unknown method 'newton'; valid methods: lbfgs, lbfgs-box, adam, scipy-lbfgsb, de"),
         ({"maxiters": 10}, TypeError, r"unknown solver option\(s\) \['maxiters'\]"),
         ({"n_starts": 0}, ValueError, r"n_starts must be a positive integer, got 0"),
         ({"n_starts": 2.0}, ValueError, r"n_starts must be a positive integer, got 2.0"),
