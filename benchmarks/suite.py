@@ -17,7 +17,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from jaxfit.core.io import save_figure, write_json
+from jaxfit.core.io import atomic_write_bytes, save_figure, write_json
 from jaxfit.core.provenance import run_record
 
 DOMAINS = ("core", "cosmo", "leptons", "gravity", "lensing")
@@ -73,6 +73,25 @@ def print_table(rows: list[dict], title: str) -> None:
             print(f"- {r['task']} [{r['platform']}]: {r['notes']}")
 
 
+def markdown_table(rows: list[dict], title: str) -> str:
+    """The table of :func:`print_table` as Markdown, for benchmarks/RESULTS.md."""
+    head = ("task", "size", "device", "first call [s]", "warm [s]", "throughput",
+            "smart baseline [s]", "vs smart", "research [s]", "vs research", "GPU/CPU")
+    lines = [f"### {title}", "", "| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]
+    for r in rows:
+        cells = (r["task"], r["size"], r["device"], _fmt(r["first_call_s"], ".2f"),
+                 _fmt(r["warm_s"], ".3f"), r.get("throughput") or "-",
+                 _fmt(r.get("smart_s"), ".2f"), _fmt(r.get("smart_ratio"), ".1f", "x"),
+                 _fmt(r["reference_s"], ".2f"), _fmt(r["ratio"], ".1f", "x"),
+                 _fmt(r.get("gpu_speedup"), ".1f", "x"))
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    notes = [f"- {r['task']} [{r['platform']}]: {text}" for r in rows
+             for text in (r.get("smart") and f"smart baseline: {r['smart']}", r["notes"])
+             if text]
+    return "\n".join(lines + [""] + notes) + "\n"
+
+
 def bar_chart(rows: list[dict], path: Path):
     """Warm time per task and device (log scale), with the reference where there is one."""
     import matplotlib.pyplot as plt
@@ -124,6 +143,8 @@ def run_suite(domains=DOMAINS, size: str = "small", devices=("cpu", "gpu"),
         out = Path(out)
         write_json(out, {"rows": rows, "missing_devices": missing,
                          "provenance": run_record(size=size, domains=list(domains))})
+        title = f"jaxfit benchmarks ({size}; {', '.join(present)})"
+        table = atomic_write_bytes(out.with_suffix(".md"), markdown_table(rows, title).encode())
         chart = bar_chart(rows, out.with_suffix(".png")) if rows else None
-        say(f"wrote {out}" + (f" and {chart}" if chart else ""))
+        say(f"wrote {out}, {table}" + (f" and {chart}" if chart else ""))
     return rows

@@ -91,3 +91,27 @@ def test_persistent_compile_cache_is_written_and_reused(tmp_path):
     first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
     assert first == second
     assert first["x"] == pytest.approx(1.2, abs=1e-6)
+
+
+def test_gpu_check_runs_in_cpu_only_mode(tmp_path):
+    """benchmarks/gpu_check.sh, the one prepared GPU command, in its CPU-only mode: it
+    copies jaxfit into its own site folder, runs from outside the checkout (so the copy with
+    jaxfit.data is the one imported), writes the RESULTS.md block with the commit, and the
+    GPU-parity tests skip cleanly. The benchmark part is cut to 1 s here (it is timed in
+    benchmarks/, never in tests)."""
+    repo = Path(__file__).resolve().parents[1]
+    env = os.environ | {"OUT": str(tmp_path / "out"), "SITE": str(tmp_path / "site"),
+                        "BENCH_LIMIT_S": "1", "PARITY_LIMIT_S": "240",
+                        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    (tmp_path / "out").mkdir()
+    done = subprocess.run(["bash", "benchmarks/gpu_check.sh", "run"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = (tmp_path / "out" / "gpu_table.md").read_text()
+    assert table.startswith("## GPU check, ") and "- commit: " in table
+    parity = (tmp_path / "out" / "parity.log").read_text()
+    assert "skipped" in parity and "parity exit: 0" in parity
+    assert (tmp_path / "site" / "jaxfit" / "data" / "__init__.py").is_file()
+    usage = subprocess.run(["bash", "benchmarks/gpu_check.sh"], cwd=repo, capture_output=True,
+                           text=True)
+    assert usage.returncode == 2 and "usage" in usage.stderr
