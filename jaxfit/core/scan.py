@@ -352,9 +352,9 @@ def scan(
         starts = np.asarray(inner.pack())[None]
     n_s = len(starts)
     solve = functools.partial(solve_batch, fun, inner, method, data=data, seed=seed,
-                              options=opts, chunk_size=chunk_size, devices=devices,
-                              progress=progress)
+                              options=opts, devices=devices, progress=progress)
     out = solve(np.tile(starts, (n_points, 1)), np.repeat(fixed, n_s, axis=0),
+                chunk_size=chunk_size,
                 description=f"scan {'x'.join(names)} ({n_points} points x {n_s} starts)")
     fun_values = np.where(np.isfinite(out.fun), out.fun, np.inf).reshape(n_points, n_s)
     pick = np.argmin(fun_values, axis=1)
@@ -367,7 +367,9 @@ def scan(
     )
     if continuation and profile and inner.n_free:
         seeds = [] if fit is None else [inner.pack({n: fit.x[n] for n in inner.free_names})]
-        points = _continue_from_neighbours(solve, points, fixed, shape, np.asarray(seeds))
+        chunk = chunk_size or min(n_points * n_s, CONTINUATION_CHUNK)
+        points = _continue_from_neighbours(functools.partial(solve, chunk_size=chunk), chunk,
+                                           points, fixed, shape, np.asarray(seeds))
 
     best = {}
     for name in spec.names:
@@ -403,9 +405,10 @@ class _PointBest:
 # more than this (relative): smaller changes are rounding, and chasing them would keep
 # rounds going without changing any answer.
 IMPROVEMENT_RTOL = 1e-10
-# Continuation batches are padded to a power of two of at least this many items, so the
-# shrinking rounds reuse a few compiled programs instead of compiling one per size.
-MIN_BUCKET = 16
+# Continuation rounds run in chunks of this many starts (fewer when the first round of the
+# scan had fewer), each round padded to whole chunks: every round of every scan of one grid
+# shape then reuses one compiled program, whatever the data make the rounds' sizes.
+CONTINUATION_CHUNK = 64
 
 
 def _neighbours(shape: tuple[int, ...]) -> np.ndarray:
@@ -422,7 +425,8 @@ def _neighbours(shape: tuple[int, ...]) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def _continue_from_neighbours(solve, points: _PointBest, fixed, shape, seeds) -> _PointBest:
+def _continue_from_neighbours(solve, chunk: int, points: _PointBest, fixed, shape,
+                              seeds) -> _PointBest:
     """Start every point from its neighbours' optima, round after round, until no point
     improves.
 
@@ -449,7 +453,7 @@ def _continue_from_neighbours(solve, points: _PointBest, fixed, shape, seeds) ->
         if len(p_idx) == 0:
             break
         n = len(p_idx)
-        size = max(MIN_BUCKET, 1 << (n - 1).bit_length())
+        size = -(-n // chunk) * chunk
         pad = np.concatenate([np.arange(n), np.full(size - n, n - 1)])
         out = solve(x0[pad], fixed[p_idx[pad]],
                     description=f"scan continuation round {round_} ({n} starts)")
