@@ -90,7 +90,8 @@ def scan(
     log_w: bool = typer.Option(False, "--log-w", help="Log-spaced w grid."),
     flow: str = FLOW,
     sigma_model: float = SIGMA,
-    n_starts: int = typer.Option(16, "--n-starts"),
+    n_starts: int = typer.Option(4, "--n-starts", help="Drawn starts per grid point; every "
+                                 "point is then restarted from its neighbours' optima."),
     chunk: int = typer.Option(None, "--chunk", help="Grid points x starts per compiled call."),
     devices: int = DEVICES,
     out: Path = OUT,

@@ -133,7 +133,7 @@ def beta_profile(result: ScanResult) -> ScanResult:
 
 def run_scan(problem: Problem, spec: ParamSpec, grid: dict, *, n_starts, sampler, seed,
              method, global_fit, chunk_size, devices, progress, options,
-             extra_settings) -> LeptonScan:
+             extra_settings, continuation: bool = True) -> LeptonScan:
     """Profile ``problem`` over ``grid`` (``{"beta": values}`` or ``{"beta": ..., "w":
     ...}``), the free parameters of ``spec`` fitted at every point (arguments as
     :func:`jaxfit.core.scan.scan`); ``extra_settings`` go into the result's settings."""
@@ -142,7 +142,8 @@ def run_scan(problem: Problem, spec: ParamSpec, grid: dict, *, n_starts, sampler
     # same length, another w or other targets reuse the compiled scan
     result = scan(problem.fun, spec, grid, data=problem.data, n_starts=n_starts,
                   sampler=sampler, seed=seed, method=method, global_fit=global_fit,
-                  chunk_size=chunk_size, devices=devices, progress=progress, **options)
+                  continuation=continuation, chunk_size=chunk_size, devices=devices,
+                  progress=progress, **options)
     elapsed = time.perf_counter() - t0
 
     # derived quantities at every grid point, one vmapped call
@@ -163,7 +164,8 @@ def run_scan(problem: Problem, spec: ParamSpec, grid: dict, *, n_starts, sampler
     settings = problem.settings | dict(
         grid={n: a for n, a in zip(result.names, result.axes, strict=True)},
         free=lepton_free, n_starts=result.n_starts, sampler=sampler, seed=seed, method=method,
-        global_fit=global_fit, options=dict(options), **extra_settings)
+        global_fit=global_fit, continuation=continuation, options=dict(options),
+        **extra_settings)
     return LeptonScan(
         kind=problem.kind,
         scan=result,

@@ -33,6 +33,16 @@ PRESETS = {
 """Grid presets ``name -> (beta grid, w grid)``; a one-point w grid is a 1-D beta profile
 at that w (:func:`run_preset`)."""
 
+SCAN_STARTS = 4
+"""Drawn starts per grid point of the scans (:func:`scan_beta`, :func:`scan_beta_w`), after
+which every point is started again from its neighbours' optima and the global fit
+(``continuation=True``, :func:`jaxfit.core.scan.scan`). Measured (2 CPU cores, shared):
+``"scan-9x6"`` with 4 starts + continuation reaches the best of 64 independent starts at
+all 54 points (worst 1.0e-10 relative) in 20.6 s warm, against 119 s for the 64 independent
+starts; 8 starts: 54/54, 20.9 s; 16: 54/54, 32.2 s (the continuation rounds, not the
+drawn starts, are most of the cost). ``method="lbfgs-box"`` with continuation misses 9 of
+54 points (up to 7.8% above), so the scans keep the sigmoid-transformed ``"lbfgs"``."""
+
 SCAN_OPTIONS = {"maxiter": 300, "ftol": 1e-12, "linesearch_steps": 6}
 """Solver options of the profile scans (:func:`scan_beta`, :func:`scan_beta_w`), each
 overridable by keyword. Why: a scan is one vmapped L-BFGS loop, so every iteration costs
@@ -68,11 +78,12 @@ def scan_beta(
     include_tau_g: bool = False,
     targets: LeptonTargets | None = None,
     spec: ParamSpec | None = None,
-    n_starts: int = 16,
+    n_starts: int = SCAN_STARTS,
     sampler: str = "sobol",
     seed: int = 0,
     method: str = "lbfgs",
     global_fit: bool = True,
+    continuation: bool = True,
     chunk_size: int | None = None,
     devices=None,
     progress: bool = True,
@@ -90,12 +101,15 @@ def scan_beta(
         config, sigma_model, targets, spec: as :func:`jaxfit.leptons.fit.fit_fixed`.
         n_starts, sampler, seed, method, chunk_size, progress, **options: passed to
             :func:`jaxfit.core.scan.scan`; ``global_fit`` also fits beta free within the grid
-            range to anchor delta-chi2.
+            range to anchor delta-chi2 (and seeds the continuation).
+        continuation: start every point again from its neighbours' optima and the global
+            fit until none improves (default; :func:`jaxfit.core.scan.scan`).
 
     Cost: every grid point x start runs in one vmapped L-BFGS loop with
-    :data:`SCAN_OPTIONS` (override any by keyword). Measured on 2 CPU cores:
-    ``"scan-9x6"`` with 64 starts (3456 fits) 104 s warm, 113 s first call
-    (benchmarks/RESULTS.md); ``chunk_size`` bounds memory and
+    :data:`SCAN_OPTIONS` (override any by keyword), then the continuation rounds
+    (``continuation=False``: independent starts only). Measured on 2 shared CPU cores:
+    ``"scan-9x6"`` with the default :data:`SCAN_STARTS` + continuation 20.6 s warm, with 64
+    independent starts 119 s, the same chi2 at every point; ``chunk_size`` bounds memory and
     ``devices`` shards the batch (:func:`jaxfit.core.parallel.local_devices`).
 
     Raises:
@@ -108,7 +122,7 @@ def scan_beta(
     return run_scan(problem, spec, {"beta": grid}, n_starts=n_starts, sampler=sampler, seed=seed,
                     method=method, global_fit=global_fit, chunk_size=chunk_size,
                     devices=devices, progress=progress, options=SCAN_OPTIONS | options,
-                    extra_settings={"w": w})
+                    extra_settings={"w": w}, continuation=continuation)
 
 
 def scan_beta_w(
@@ -122,11 +136,12 @@ def scan_beta_w(
     include_tau_g: bool = False,
     targets: LeptonTargets | None = None,
     spec: ParamSpec | None = None,
-    n_starts: int = 16,
+    n_starts: int = SCAN_STARTS,
     sampler: str = "sobol",
     seed: int = 0,
     method: str = "lbfgs",
     global_fit: bool = True,
+    continuation: bool = True,
     chunk_size: int | None = None,
     devices=None,
     progress: bool = True,
@@ -150,7 +165,8 @@ def scan_beta_w(
     return run_scan(problem, spec, {"beta": beta_grid, "w": w_grid}, n_starts=n_starts,
                     sampler=sampler, seed=seed, method=method, global_fit=global_fit,
                     chunk_size=chunk_size, devices=devices, progress=progress,
-                    options=SCAN_OPTIONS | options, extra_settings={})
+                    options=SCAN_OPTIONS | options, extra_settings={},
+                    continuation=continuation)
 
 
 def run_preset(name: str, **kwargs) -> LeptonScan:
