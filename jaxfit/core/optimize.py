@@ -13,6 +13,10 @@ free and where their bounds are. Methods:
     the same L-BFGS on the parameters themselves, projected onto their bounds: a parameter
     whose optimum lies on a bound lands on it exactly, where the sigmoid transform only
     approaches it exponentially slowly (fewer evaluations when optima sit on bounds).
+``"lm"``
+    projected Levenberg-Marquardt for a chi2 that is a sum of squared residuals (the
+    objective built by :func:`jaxfit.core.objective.least_squares`): tens of steps where
+    L-BFGS needs hundreds (:mod:`jaxfit.core.lm`).
 ``"adam"``
     optax Adam with a cosine-decayed learning rate, also unconstrained; for rough or
     stochastic objectives where a line search is wasted.
@@ -32,7 +36,8 @@ fails alone, with its own status; the batch carries on.
 Stopping: a start converges when ``max|grad_u f| <= gtol * max(1, |f|)`` (status 0) or when
 ``|delta f| <= ftol * max(1, |f|)`` for three consecutive iterations (status 1). The gradient
 is taken in the unconstrained space, where it vanishes at an active bound, which is the
-right optimality condition there ("lbfgs-box": the projected gradient).
+right optimality condition there ("lbfgs-box" and "lm": the gradient of the parameters not
+held on a bound).
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ from jaxfit.core.solvers import (  # noqa: F401  (re-exported: their home before
     objective_in_u,
 )
 
-METHODS = ("lbfgs", "lbfgs-box", "adam", "scipy-lbfgsb", "de")
+METHODS = ("lbfgs", "lbfgs-box", "lm", "adam", "scipy-lbfgsb", "de")
 SAMPLERS = ("sobol", "uniform")
 
 

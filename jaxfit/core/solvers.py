@@ -4,7 +4,8 @@
 ``solve(u0, fixed, key, data, bounds) -> SolveOutput`` of a single start, which
 :func:`jaxfit.core.optimize.solve_batch` vmaps over starts (and :mod:`jaxfit.core.scan` over
 grid points x starts). Methods: L-BFGS (:mod:`jaxfit.core.lbfgs`) in the unconstrained space
-(``"lbfgs"``) or projected onto the bounds (``"lbfgs-box"``), optax Adam, and differential
+(``"lbfgs"``) or projected onto the bounds (``"lbfgs-box"``), Levenberg-Marquardt for
+least-squares objectives (``"lm"``, :mod:`jaxfit.core.lm`), optax Adam, and differential
 evolution with an L-BFGS polish. The user-facing entry is :func:`jaxfit.core.optimize.minimize`.
 """
 
@@ -23,6 +24,8 @@ import optax
 
 from jaxfit.core import checks
 from jaxfit.core.lbfgs import lbfgs
+from jaxfit.core.lm import levenberg_marquardt
+from jaxfit.core.objective import LeastSquares
 from jaxfit.core.params import ParamSpec
 
 STATUS_MESSAGES = {
@@ -276,10 +279,19 @@ def make_solver(fun: Callable, spec: ParamSpec, method: str, options: SolverOpti
     compile once whatever their starting values, frozen values, bounds and data.
     """
     f_u = objective_in_u(fun, spec)
+    if method == "lm" and not isinstance(fun, LeastSquares):
+        raise ValueError("method 'lm' needs a least-squares objective: pass "
+                         "jaxfit.core.objective.least_squares(residuals), with "
+                         "residuals(params, data) -> 1-D array")
 
     def solve(u0, fixed, key, data, bounds=None):
         bounds = spec.bound_arrays() if bounds is None else bounds
         f = lambda u: f_u(u, fixed, data, bounds)  # noqa: E731
+        if method == "lm":
+            # Levenberg-Marquardt on the parameters themselves, projected onto the bounds
+            r_x = lambda x: fun.residuals(spec.unpack(x, fixed), data)  # noqa: E731
+            return SolveOutput(*levenberg_marquardt(
+                r_x, spec.from_unconstrained(u0, bounds), *bounds, options))
         if method == "lbfgs-box":
             # projected L-BFGS on the parameters themselves: no transform to undo
             f_x = lambda x: fun(spec.unpack(x, fixed), data)  # noqa: E731
