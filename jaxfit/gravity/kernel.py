@@ -53,6 +53,14 @@ through it to rounding (tested, Hessian included), at a fraction of the cost: au
 several (radii x nodes) arrays and made value + gradient ~7x the value on a CPU (~3x here),
 and its long chain of node-wise operations dominated the compile time of every fit.
 
+Cost (XLA:CPU, measured for issue 14): each node costs two exponentials and one division,
+derivatives included (``C_res`` and the log-derivatives written in ``s = x^2``, ``x =
+lambda / lambda_m``; every per-radius factor is computed once before the loop); value +
+gradient in the four fitted spectrum parameters is ~2.4x the value. The loop runs over a
+multiple of :data:`NODE_BLOCK` radii (padded, the copies dropped): over an odd number of
+radii XLA:CPU's loop was 4-10x slower per radius (3391 SPARC points: ~20-45 ms, 3392:
+~5 ms, same values).
+
 Every function is pure JAX in float64; ``jit``, ``vmap`` and ``grad`` apply to every
 radius, dispersion and parameter. Arrays broadcast: radii ``R`` of shape ``(G, N)`` (padded
 galaxies, with a ``mask``) and ``sigma_v`` of shape ``(G, 1)`` evaluate all galaxies in one
@@ -253,6 +261,9 @@ def _integrand(t, R, Q, alpha, lam_cut, lam_coh, config: KernelConfig):
     return lam, jnp.exp(log_smooth) * resonance_C_res(lam, R, Q)
 
 
+NODE_BLOCK = 8
+"""The node loop of :func:`_node_sums` runs over a multiple of this many radii (padded)."""
+
 DERIVATIVES = ("R", "Q", "alpha", "lam_cut", "lam_coh")
 """Arguments of :func:`_wavelength_integral`, in order."""
 
@@ -286,7 +297,8 @@ def _node_sums(R, Q, alpha, lam_cut, lam_coh, config: KernelConfig, wrt=()):
     :data:`DERIVATIVES`), all of the arguments' common shape S (``d/dR`` is returned as
     ``d/d ln R``, the caller divides by R).
 
-    Gauss-Legendre: one loop over the nodes of a panel (all panels and radii at once), so
+    Gauss-Legendre: one loop over the nodes of a panel (all panels and radii at once, padded
+    to a multiple of :data:`NODE_BLOCK` radii), so
     each node's integrand is computed once and every sum accumulates from it; no
     (radii x nodes) array is ever stored. A vectorised sum would keep several such arrays
     for its gradient, which on a CPU made the value and gradient 7-10x the value alone.
@@ -295,6 +307,17 @@ def _node_sums(R, Q, alpha, lam_cut, lam_coh, config: KernelConfig, wrt=()):
     The trapezoid (research rule) sums over a (radii x nodes) array of fixed nodes.
     """
     args = (R, Q, alpha, lam_cut, lam_coh)
+    shape = R.shape
+    size = math.prod(shape)
+    if size % NODE_BLOCK:
+        # an odd number of radii made the node loop 4-10x slower per radius on XLA:CPU
+        # (3391 SPARC points: 40 ms, 3392: 7 ms; module doc): flatten and pad to a multiple
+        # of NODE_BLOCK with copies of the first radius, then drop the copies
+        extra = NODE_BLOCK - size % NODE_BLOCK
+        flat = [jnp.concatenate([x.reshape(-1), jnp.broadcast_to(x.reshape(-1)[:1], (extra,))])
+                for x in args]
+        sums = _node_sums(*flat, config, wrt)
+        return {name: value[:size].reshape(shape) for name, value in sums.items()}
     if config.rule == "trapezoid":
         t = jnp.linspace(math.log(config.lam_min), math.log(config.lam_max), config.n_lambda)
         trailing = tuple(x[..., None] for x in args)
@@ -308,21 +331,41 @@ def _node_sums(R, Q, alpha, lam_cut, lam_coh, config: KernelConfig, wrt=()):
     panels = _gl_panels(R, Q, config)
     mid, half = panels["mid"], panels["half"]
     nodes, weights = (jnp.asarray(v) for v in gauss_legendre(-(-config.n_lambda // GL_PANELS)))
-    trailing = tuple(x[..., None] for x in args)  # against the panel axis
+    # everything that does not change along the nodes, against the panel axis; the node
+    # loop then costs two exponentials and one division per node, derivatives included
+    # (the same f and d ln f as _integrand and _log_derivatives, written in s = x^2,
+    # x = lambda / lambda_m: x - 1/x = (s - 1)/x, so C_res = Q^2 s / (Q^2 s + (s - 1)^2))
+    ln_min = math.log(config.lam_min)
+    ln_R, Q, alpha = jnp.log(R)[..., None], Q[..., None], alpha[..., None]
+    inv_m = (1.0 / (2.0 * jnp.pi * R))[..., None]
+    inv_cut, inv_coh = (1.0 / lam_cut)[..., None], (1.0 / lam_coh)[..., None]
+    Q2 = Q * Q
+    moves = {name: (panels[f"mid_{key}"], panels[f"half_{key}"])
+             for name, key in (("Q", "Q"), ("R", "ln_R")) if name in wrt}
+    factor = {"Q": 2.0 / Q, "lam_cut": inv_cut, "lam_coh": 2.0 * inv_coh}
 
     def add_node(k, sums):
         t = mid + half * nodes[k]
-        w = half * weights[k]
-        lam, f = _integrand(t, *trailing, config)
-        out = {"K0": sums["K0"] + w * f}
-        if wrt:
-            d = _log_derivatives(t, lam, *trailing, config)
+        lam = jnp.exp(t)
+        s = jnp.square(lam * inv_m)
+        detune = s - 1.0
+        inv_d = 1.0 / (Q2 * s + detune * detune)
+        cut, coh = lam * inv_cut, jnp.square(lam * inv_coh)
+        f = jnp.exp(alpha * (ln_min - t) - cut - coh + 2.0 * jnp.minimum(0.0, ln_R - t)) * (
+            Q2 * s * inv_d)
+        wf = (half * weights[k]) * f
+        out = {"K0": sums["K0"] + wf}
+        if not wrt:
+            return out
+        by_ln_R = jnp.where(ln_R < t, 2.0, 0.0) + 2.0 * detune * (s + 1.0) * inv_d
+        d = {"alpha": ln_min - t, "lam_cut": cut, "lam_coh": coh,
+             "Q": detune * detune * inv_d, "R": by_ln_R}
+        by_t = -alpha - cut - 2.0 * coh - by_ln_R
         for name in wrt:
-            term = w * f * d[name]
-            if name in ("Q", "R"):  # the node and its weight move with the panel edges
-                key = "Q" if name == "Q" else "ln_R"
-                dt = panels[f"mid_{key}"] + panels[f"half_{key}"] * nodes[k]
-                term = term + w * f * d["t"] * dt + f * panels[f"half_{key}"] * weights[k]
+            term = wf * (d[name] * factor[name] if name in factor else d[name])
+            if name in moves:  # the node and its weight move with the panel edges
+                d_mid, d_half = moves[name]
+                term = term + wf * by_t * (d_mid + d_half * nodes[k]) + f * d_half * weights[k]
             out[name] = sums[name] + term
         return out
 
