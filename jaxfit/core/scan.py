@@ -340,7 +340,9 @@ def scan(
             default = float(np.clip(spec[name].default, values[0], values[-1]))
             outer = outer.replace(name, lower=values[0], upper=values[-1], default=default,
                                   frozen=False)
-        fit = minimize(fun, outer, data=data, method="lbfgs", n_starts=n_starts, sampler=sampler,
+        # the scan's own method where it is a local one (one solver less to compile)
+        local = method if method in ("lbfgs", "lbfgs-box", "lm") else "lbfgs"
+        fit = minimize(fun, outer, data=data, method=local, n_starts=n_starts, sampler=sampler,
                        seed=seed, devices=devices, progress=False, **options)
 
     if inner.n_free and n_starts > 1:

@@ -87,7 +87,14 @@ from jaxfit.leptons.results import (
     LeptonFit,
     LeptonScan,
 )
-from jaxfit.leptons.scan import PRESETS, SCAN_OPTIONS, run_preset, scan_beta, scan_beta_w
+from jaxfit.leptons.scan import (
+    PRESETS,
+    SCAN_METHOD,
+    SCAN_OPTIONS,
+    run_preset,
+    scan_beta,
+    scan_beta_w,
+)
 
 
 def fit_fixed(
@@ -102,7 +109,7 @@ def fit_fixed(
     n_starts: int = 64,
     sampler: str = "sobol",
     seed: int = 0,
-    method: str = "lbfgs",
+    method: str = SCAN_METHOD,
     chunk_size: int | None = None,
     devices=None,
     progress: bool = True,
@@ -121,7 +128,10 @@ def fit_fixed(
         x0: first start (default: the spec's defaults, mid-range); ``A >= 1`` is refused.
         n_starts: starts (start 0 is x0, the rest drawn by ``sampler``), one batched program.
         sampler, seed, method, chunk_size, progress: see :func:`jaxfit.core.optimize.minimize`
-            (``method="de"`` needs ``n_starts=1``; its population is ``popsize``).
+            (``method="de"`` needs ``n_starts=1``; its population is ``popsize``). Default
+            ``"lm"``, Levenberg-Marquardt on the three mass pulls: at beta_ref, w = 0.02 and
+            64 starts, 23 starts reach the best chi2 within 57 steps, 0.32 s warm, against
+            16 starts and 0.57 s for L-BFGS with the options below (same machine, loaded).
         errors: also compute Hessian uncertainties at the best fit.
         **options: solver options (maxiter, gtol, ftol, ...), over :data:`SCAN_OPTIONS`
             (maxiter 300, ftol 1e-12, 6 line-search steps). Measured at five (beta, w)

@@ -40,6 +40,7 @@ import numpy as np
 
 from jaxfit.core import checks
 from jaxfit.core.likelihood import profile_scale
+from jaxfit.core.objective import least_squares
 from jaxfit.leptons.data import LEPTONS, LeptonTargets, check_sigma, check_targets, mass_sigmas
 from jaxfit.leptons.model import DEFAULT_CONFIG, EnergyConfig, energies, magnetic_moment
 from jaxfit.leptons.params import LEPTON_PARAMS, check_values, lepton_spec
@@ -225,8 +226,23 @@ def cross_chi2_of(params, data: LeptonData):
     return lepton_parts(params, data)["chi2"]
 
 
-OBJECTIVES = {"mass": mass_chi2_of, "cross": cross_chi2_of}
-"""The objective ``fun(params, data)`` of each kind."""
+def mass_pulls_of(params, data: LeptonData):
+    """The residual vector of :func:`mass_chi2_of`: the pulls ``(S_opt E_l - m_l) /
+    sigma_l`` of the three leptons (their squares sum to the mass chi2)."""
+    return lepton_parts(params, data)["pulls"]
+
+
+def cross_pulls_of(params, data: LeptonData):
+    """The residual vector of :func:`cross_chi2_of`: the mass pulls, then the g pulls."""
+    parts = lepton_parts(params, data)
+    return jnp.concatenate([parts["pulls"], parts["g_pulls"]])
+
+
+OBJECTIVES = {"mass": least_squares(mass_pulls_of), "cross": least_squares(cross_pulls_of)}
+"""The objective ``fun(params, data)`` of each kind: the sum of the squared pulls, as a
+:func:`jaxfit.core.objective.least_squares` objective, so ``method="lm"``
+(Levenberg-Marquardt) can use the pulls themselves. Equal to :func:`mass_chi2_of` /
+:func:`cross_chi2_of` to rounding."""
 
 # The derived quantities of results files, compiled once per data structure (kind, energy
 # config, which g terms) whatever the targets and uncertainties.
@@ -237,8 +253,9 @@ _parts_at_points = jax.jit(jax.vmap(lepton_parts, in_axes=(0, None)))
 def make_objective(kind: str = "mass", *, config: EnergyConfig = DEFAULT_CONFIG,
                    sigma_model: float = 1e-4, sigma_g: float = 2e-8,
                    include_tau_g: bool = False, targets: LeptonTargets | None = None):
-    """``(fun, data)``: :func:`mass_chi2_of` (``kind="mass"``) or :func:`cross_chi2_of`
-    (``kind="cross"``) and its :func:`lepton_data`. Pass both to the core, e.g.
+    """``(fun, data)``: the chi2 of :data:`OBJECTIVES` (``kind="mass"``: the sum of
+    :func:`mass_pulls_of` squared, :func:`mass_chi2_of`; ``"cross"``: of
+    :func:`cross_pulls_of`) and its :func:`lepton_data`. Pass both to the core, e.g.
     ``minimize(fun, spec, data=data)`` or ``map_batched(fun, batch, shared=data)``: a second
     call with other targets, ``sigma_model`` or ``sigma_g`` (same shapes, same config)
     returns the same ``fun`` and reuses every compiled program. Arguments as
