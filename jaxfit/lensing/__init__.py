@@ -5,8 +5,9 @@ One idea per module:
 
 - :mod:`~jaxfit.lensing.params`: the simulator's parameters (declared once) and its
   configuration; :mod:`~jaxfit.lensing.model`: the lens physics (SIS, tNFW, shear, ray
-  tracing); :mod:`~jaxfit.lensing.psf`: the Gaussian PSF; :mod:`~jaxfit.lensing.simulate`:
-  image formation and the batched simulators;
+  tracing); :mod:`~jaxfit.lensing.psf`: the Gaussian PSF; :mod:`~jaxfit.lensing.rng`: the
+  simulator's Gaussian noise (``jax.random.normal``'s numbers, fused);
+  :mod:`~jaxfit.lensing.simulate`: image formation and the batched simulators;
 - :mod:`~jaxfit.lensing.manga`: reading MaNGA DAP MAPS files; :mod:`~jaxfit.lensing.fits_io`:
   writing them; :mod:`~jaxfit.lensing.quality`: quality metrics and lensibility;
   :mod:`~jaxfit.lensing.sources`: source tensors; :mod:`~jaxfit.lensing.synthetic`:
