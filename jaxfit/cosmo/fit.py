@@ -44,7 +44,6 @@ from jaxfit.cosmo.objective import (
     chi2_parts,
     chi2_parts_jit,
     cosmo_data,
-    dataset_chi2,
 )
 from jaxfit.cosmo.regression import REGRESSION_RTOL, regression
 from jaxfit.cosmo.results import OptimizationResult
@@ -99,13 +98,14 @@ def make_objective(model: str, datasets: Mapping, rd_method: str = "aubourg") ->
 
 def make_parts(model: str, datasets: Mapping, rd_method: str = "aubourg") -> dict:
     """``{key: chi2_part(p)}``: one pure JAX chi2 per data set (closures over the data, as
-    :func:`make_objective`)."""
+    :func:`make_objective`). Each is its term of :func:`chi2_parts`, distances from the one
+    merged quadrature of all the data sets included, so the parts sum to the objective."""
     data = as_data(model, datasets, rd_method)
 
-    def part(likelihood):
-        return lambda p: dataset_chi2(p, likelihood, data.model, data.rd_method)
+    def part(key):
+        return lambda p: chi2_parts(p, data)[key]
 
-    return {key: part(d) for key, d in data.sets.items()}
+    return {key: part(key) for key in data.sets}
 
 
 def optimize_parameters(

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxfit.cosmo.bao import BAOData, bao_chi2, bao_model_vector, canonical_quantity
@@ -40,11 +41,13 @@ from jaxfit.cosmo.cmb import CMBPriors, cmb_chi2
 from jaxfit.cosmo.datasets import load_datasets, parse_datasets
 from jaxfit.cosmo.model import (
     R_DRAG_METHODS,
+    bend,
     cmb_observables,
+    comoving_distances,
     get_model,
     hubble_distance,
     r_drag,
-    transverse_comoving_distance,
+    z_star,
 )
 from jaxfit.cosmo.sn import SNData, sn_chi2, sn_mu_model
 
@@ -79,6 +82,9 @@ class BAOLikelihood:
             a 0-d array; 1.0 for plain ratios to r_d (``r_d / 1.0`` is ``r_d`` exactly).
         quantity: canonical cobaya quantity name of each entry (static: it picks the
             formula of each entry, so it is part of the compiled program).
+        n_distinct: number of distinct values in ``z`` (static; D_M and D_H share a redshift,
+            so DESI DR2 has 7 in 13 entries): the merged distance quadrature integrates each
+            distinct redshift once. None: no deduplication (every entry its own panel edge).
     """
 
     z: jax.Array
@@ -86,6 +92,7 @@ class BAOLikelihood:
     chol: jax.Array
     rd_fid: jax.Array
     quantity: tuple[str, ...]
+    n_distinct: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,12 +106,14 @@ class SNLikelihood:
         mu_or_mb: distance modulus or corrected apparent magnitude [mag], shape ``(n,)``;
             either way the additive offset is profiled, so the kind does not enter the chi2.
         chol: lower Cholesky factor of the covariance [mag], ``(n, n)``.
+        n_distinct: number of distinct values in ``z`` (static; see :class:`BAOLikelihood`).
     """
 
     z: jax.Array
     zhel: jax.Array
     mu_or_mb: jax.Array
     chol: jax.Array
+    n_distinct: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,8 +139,8 @@ class CosmoData:
 
 for _cls, _arrays, _static in (
     (CMBLikelihood, ["mean", "chol"], []),
-    (BAOLikelihood, ["z", "value", "chol", "rd_fid"], ["quantity"]),
-    (SNLikelihood, ["z", "zhel", "mu_or_mb", "chol"], []),
+    (BAOLikelihood, ["z", "value", "chol", "rd_fid"], ["quantity", "n_distinct"]),
+    (SNLikelihood, ["z", "zhel", "mu_or_mb", "chol"], ["n_distinct"]),
     (CosmoData, ["sets"], ["model", "rd_method"]),
 ):
     jax.tree_util.register_dataclass(_cls, data_fields=_arrays, meta_fields=_static)
@@ -139,6 +148,10 @@ for _cls, _arrays, _static in (
 
 def _f64(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
+
+
+def _distinct(z) -> int:
+    return int(np.unique(_f64(z)).size)
 
 
 def likelihood_arrays(dataset, key: str = "data set"):
@@ -159,11 +172,12 @@ def likelihood_arrays(dataset, key: str = "data set"):
             chol=dataset.chol,
             rd_fid=_f64(1.0 if dataset.rd_fid is None else dataset.rd_fid),
             quantity=tuple(canonical_quantity(str(q)) for q in dataset.quantity),
+            n_distinct=_distinct(dataset.z),
         )
     if isinstance(dataset, SNData):
         return SNLikelihood(
             z=_f64(dataset.z), zhel=_f64(dataset.zhel), mu_or_mb=_f64(dataset.mu_or_mb),
-            chol=dataset.chol,
+            chol=dataset.chol, n_distinct=_distinct(dataset.z),
         )
     raise TypeError(f"data set {key!r}: unsupported type {type(dataset).__name__}")
 
@@ -215,19 +229,23 @@ def cosmo_data(
 # --------------------------------------------------------------------------------------------
 
 
-def cmb_part(p, cmb: CMBLikelihood, model: str):
-    """chi2 of the CMB distance priors at parameters ``p`` (:func:`cmb_observables`)."""
-    return cmb_chi2(cmb_observables(p, model), cmb)
+def cmb_part(p, cmb: CMBLikelihood, model: str, dm_star=None):
+    """chi2 of the CMB distance priors at parameters ``p`` (:func:`cmb_observables`);
+    ``dm_star``: ``D_M(z*)`` [Mpc] if already computed (None: computed here)."""
+    return cmb_chi2(cmb_observables(p, model, dm_star), cmb)
 
 
-def bao_part(p, bao: BAOLikelihood, model: str, rd_method: str):
+def bao_part(p, bao: BAOLikelihood, model: str, rd_method: str, dm=None):
     """chi2 of a BAO data vector: model D_M, D_H [Mpc] at the data's redshifts over the
-    effective ruler ``r_d / r_d,fid`` (cobaya's ``rs_fid`` convention)."""
+    effective ruler ``r_d / r_d,fid`` (cobaya's ``rs_fid`` convention); ``dm``: ``D_M`` at
+    ``bao.z`` if already computed (None: computed here)."""
     rs = r_drag(p, model, rd_method) / bao.rd_fid
+    if dm is None:
+        dm = bend(comoving_distances(bao.z, p, model), p)
     vector = bao_model_vector(
         bao.quantity,
         bao.z,
-        transverse_comoving_distance(bao.z, p, model),
+        dm,
         hubble_distance(bao.z, p, model),
         rd=rs,
         rd_fid=None,  # already divided out above; rd_fid is data (a leaf), not static
@@ -235,30 +253,64 @@ def bao_part(p, bao: BAOLikelihood, model: str, rd_method: str):
     return bao_chi2(vector, bao)
 
 
-def sn_part(p, sn: SNLikelihood, model: str):
+def sn_part(p, sn: SNLikelihood, model: str, dm=None):
     """chi2 of an SN sample, magnitude offset profiled: ``mu = 5 log10((1 + z_hel) D_M(z) /
-    10 pc)`` against the data."""
-    return sn_chi2(sn_mu_model(transverse_comoving_distance(sn.z, p, model), sn.zhel), sn)
+    10 pc)`` against the data; ``dm``: ``D_M`` at ``sn.z`` if already computed."""
+    if dm is None:
+        dm = bend(comoving_distances(sn.z, p, model), p)
+    return sn_chi2(sn_mu_model(dm, sn.zhel), sn)
 
 
-def dataset_chi2(params, likelihood, model: str, rd_method: str = "aubourg"):
+def dataset_chi2(params, likelihood, model: str, rd_method: str = "aubourg", dm=None):
     """chi2 of one data set (a :class:`CMBLikelihood`, :class:`BAOLikelihood` or
-    :class:`SNLikelihood`) at ``params`` (pure JAX; dimensionless)."""
+    :class:`SNLikelihood`) at ``params`` (pure JAX; dimensionless). ``dm``: the transverse
+    comoving distances it needs (``D_M(z*)`` for the CMB, ``D_M`` at the data's redshifts
+    otherwise) when already computed; None: computed for this data set alone."""
     if isinstance(likelihood, CMBLikelihood):
-        return cmb_part(params, likelihood, model)
+        return cmb_part(params, likelihood, model, dm)
     if isinstance(likelihood, BAOLikelihood):
-        return bao_part(params, likelihood, model, rd_method)
-    return sn_part(params, likelihood, model)
+        return bao_part(params, likelihood, model, rd_method, dm)
+    return sn_part(params, likelihood, model, dm)
+
+
+def transverse_distances(params, data: CosmoData) -> dict:
+    """``{key: D_M}`` [Mpc] for every data set of ``data``: at ``z*`` (a scalar) for the
+    CMB, at the data's redshifts for BAO and SN. All from ONE
+    :func:`~jaxfit.cosmo.model.comoving_distances`: one merged node set whose panel edges are
+    every data redshift, then z* (pure JAX)."""
+    keys = [k for k, d in data.sets.items() if not isinstance(d, CMBLikelihood)]
+    with_cmb = len(keys) < len(data.sets)
+    z = [jnp.asarray(data.sets[k].z) for k in keys]
+    counts = [data.sets[k].n_distinct for k in keys]
+    dc = comoving_distances(
+        jnp.concatenate(z) if z else jnp.zeros(0),
+        params,
+        data.model,
+        z_top=z_star(params) if with_cmb else None,
+        n_distinct=sum(counts) if z and None not in counts else None,
+    )
+    dm = bend(dc, params)
+    out, start = {}, 0
+    for key, zk in zip(keys, z, strict=True):
+        out[key] = dm[start : start + zk.shape[0]]
+        start += zk.shape[0]
+    for key, d in data.sets.items():
+        if isinstance(d, CMBLikelihood):
+            out[key] = dm[-1]
+    return out
 
 
 def chi2_parts(params, data: CosmoData) -> dict:
     """``{key: chi2}``: the chi2 of each data set at ``params`` (pure JAX; dimensionless).
+    The distances of all data sets come from one merged quadrature
+    (:func:`transverse_distances`).
 
     Args:
         params: ``{name: value}`` with every parameter of ``data.model``.
         data: from :func:`cosmo_data` or :func:`as_data`.
     """
-    return {key: dataset_chi2(params, d, data.model, data.rd_method)
+    dm = transverse_distances(params, data)
+    return {key: dataset_chi2(params, d, data.model, data.rd_method, dm[key])
             for key, d in data.sets.items()}
 
 
