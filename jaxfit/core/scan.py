@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from jaxfit.core import checks
+from jaxfit.core.objective import with_data
 from jaxfit.core.optimize import (
     SUCCESS_STATUS,
     FitResult,
@@ -37,6 +38,7 @@ from jaxfit.core.optimize import (
     sample_starts,
     solve_batch,
 )
+from jaxfit.core.parallel import map_batched
 from jaxfit.core.params import ParamSpec
 from jaxfit.core.results import ResultSet
 
@@ -370,8 +372,13 @@ def scan(
     if continuation and profile and inner.n_free:
         seeds = [] if fit is None else [inner.pack({n: fit.x[n] for n in inner.free_names})]
         chunk = chunk_size or min(n_points * n_s, CONTINUATION_CHUNK)
-        points = _continue_from_neighbours(functools.partial(solve, chunk_size=chunk), chunk,
-                                           points, fixed, shape, np.asarray(seeds))
+        f_data, shared = with_data(fun, data)
+        evaluate = functools.partial(map_batched, _value_at(f_data, inner.skeleton()),
+                                     shared=shared, chunk_size=chunk, devices=devices,
+                                     progress=False)
+        points = _continue_from_neighbours(functools.partial(solve, chunk_size=chunk),
+                                           evaluate, chunk, points, fixed, shape,
+                                           np.asarray(seeds))
 
     best = {}
     for name in spec.names:
@@ -413,6 +420,12 @@ IMPROVEMENT_RTOL = 1e-10
 CONTINUATION_CHUNK = 64
 
 
+def _padding(n: int, chunk: int) -> np.ndarray:
+    """Row indices ``0..n-1`` padded with the last row to whole chunks (one compiled
+    program for every round)."""
+    return np.concatenate([np.arange(n), np.full(-(-n // chunk) * chunk - n, n - 1)])
+
+
 def _neighbours(shape: tuple[int, ...]) -> np.ndarray:
     """``(P, K)`` flat indices of each point's neighbours (8 in 2-D, 2 in 1-D), -1 where
     the grid ends."""
@@ -427,7 +440,13 @@ def _neighbours(shape: tuple[int, ...]) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def _continue_from_neighbours(solve, chunk: int, points: _PointBest, fixed, shape,
+@functools.lru_cache(maxsize=64)
+def _value_at(fun: Callable, skeleton: ParamSpec) -> Callable:
+    """``((x, fixed), data) -> fun``: the objective at constrained free values ``x``."""
+    return lambda item, data: fun(skeleton.unpack(item[0], item[1]), data)
+
+
+def _continue_from_neighbours(solve, evaluate, chunk: int, points: _PointBest, fixed, shape,
                               seeds) -> _PointBest:
     """Start every point from its neighbours' optima, round after round, until no point
     improves.
@@ -437,8 +456,12 @@ def _continue_from_neighbours(solve, chunk: int, points: _PointBest, fixed, shap
     Round 1 starts every point from all its neighbours' optima and from ``seeds`` (the
     global fit, whose basin holds the overall minimum); later rounds only from the
     neighbours whose optimum improved in the round before, so the work shrinks to the
-    front where a better basin is still spreading (at most grid-diameter rounds). Points
-    whose optimum equals the neighbour's already are not started again.
+    front where a better basin is still spreading (at most grid-diameter rounds).
+
+    A start is only run where it already beats the point's optimum (one batched
+    evaluation screens them all): a neighbour's optimum in the point's own basin is worse
+    there than the point's optimum, so on a one-basin profile the continuation costs one
+    evaluation per neighbour and no fit.
     """
     neighbours = _neighbours(shape)
     n_points = len(points.chi2)
@@ -452,11 +475,17 @@ def _continue_from_neighbours(solve, chunk: int, points: _PointBest, fixed, shap
         if round_ == 1 and len(seeds):
             p_idx = np.concatenate([p_idx, np.repeat(np.arange(n_points), len(seeds))])
             x0 = np.concatenate([x0, np.tile(seeds, (n_points, 1))])
+        if len(p_idx):
+            pad = _padding(len(p_idx), chunk)
+            at_start = evaluate((x0[pad], fixed[p_idx[pad]]))[:len(p_idx)]
+            tol = IMPROVEMENT_RTOL * np.maximum(1.0, np.abs(points.chi2[p_idx]))
+            promising = at_start < np.where(np.isfinite(points.chi2[p_idx]),
+                                            points.chi2[p_idx] - tol, np.inf)
+            p_idx, x0 = p_idx[promising], x0[promising]
         if len(p_idx) == 0:
             break
         n = len(p_idx)
-        size = -(-n // chunk) * chunk
-        pad = np.concatenate([np.arange(n), np.full(size - n, n - 1)])
+        pad = _padding(n, chunk)
         out = solve(x0[pad], fixed[p_idx[pad]],
                     description=f"scan continuation round {round_} ({n} starts)")
         f = np.where(np.isfinite(out.fun[:n]), out.fun[:n], np.inf)
