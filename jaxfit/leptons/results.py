@@ -186,8 +186,11 @@ class LeptonFit(_LeptonResult):
         free = list(self.bounds)
         position = [(self.params[n] - lo) / (hi - lo) for n, (lo, hi) in self.bounds.items()]
         colors = ["C3" if n in self.bounds_reached else "C0" for n in free]
-        ax1.barh(free, position, color=colors)
-        ax1.set_xlim(0.0, 1.0)
+        # markers, not bars: a bar of a parameter on its lower bound has no length and
+        # would hide exactly the parameters this panel is for
+        ax1.hlines(free, 0.0, 1.0, color="0.85", lw=6)
+        ax1.scatter(position, free, c=colors, s=60, zorder=3)
+        ax1.set_xlim(-0.05, 1.05)
         ax1.invert_yaxis()
         ax1.set_xlabel("position within bounds (red: on a bound)")
         ax1.set_title(f"beta = {self.beta:.6g}, w = {self.w:.4g}", fontsize=9)
