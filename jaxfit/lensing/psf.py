@@ -83,5 +83,9 @@ def blur_with(image, b_rows, b_cols):
     (the simulator's PSF step, with the matrices of its :class:`SimParams`)."""
     b_rows, b_cols = (jnp.asarray(b, image.dtype) for b in (b_rows, b_cols))
     highest = jax.lax.Precision.HIGHEST  # no TF32/bf16 shortcuts on GPUs
-    out = jnp.einsum("ij,...jk->...ik", b_rows, image, precision=highest)
-    return jnp.einsum("...ik,lk->...il", out, b_cols, precision=highest)
+    # the rows first: a product over the last axis is a plain GEMM on the image as laid
+    # out, so the transpose that the product over the middle axis needs lands on this
+    # product's output, not on the fused sampling that makes the image (which then wrote
+    # its pixels in transposed order: 15% slower simulator on XLA:CPU, issue 14)
+    out = jnp.einsum("...ik,lk->...il", image, b_cols, precision=highest)
+    return jnp.einsum("ij,...jk->...ik", b_rows, out, precision=highest)
