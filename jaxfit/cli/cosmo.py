@@ -64,8 +64,11 @@ def _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_sta
         progress=True,
     )
     say(result.summary())
+    refits = result.metadata["store_refits"]
+    stored = "  stored as new defaults" + (
+        f" (re-fitted {refits}x from points other fits stored meanwhile)" if refits else "")
     say("  dry run: store unchanged" if dry_run else
-        ("  stored as new defaults" if result.converged else "  fit failed: store unchanged"))
+        (stored if result.converged else "  fit failed: store unchanged"))
     if out is not None:
         paths = result.save(out, f"{model}_fit")
         say(f"  wrote {paths['json']}, {paths['csv'].name}, {paths['png'].name}")
@@ -153,11 +156,14 @@ def store_check(store: Path = STORE_OPTION):
 
 @cosmo_app.command("report")
 def report(out: Path = typer.Option(Path("jaxfit-results/cosmo-report"), "--out"),
-           store: Path = STORE_OPTION):
-    """HTML report: optimisation summary, stored defaults, BAO residuals."""
+           store: Path = STORE_OPTION,
+           posterior: Path = typer.Option(
+               Path("jaxfit-results/cosmo-sample"), "--posterior",
+               help="Folder of `jaxfit cosmo sample` runs to show (corner plots, draws).")):
+    """HTML report: optimisation summary, stored defaults, BAO residuals, NUTS posteriors."""
     from jaxfit.cosmo.report import write_report
 
-    say(f"wrote {write_report(_store(store), out)}")
+    say(f"wrote {write_report(_store(store), out, posterior)}")
 
 
 def _data(model, datasets, store):
@@ -169,39 +175,59 @@ def _data(model, datasets, store):
     return cosmo_data(model, datasets), spec
 
 
+def _number(text: str, option: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{option} must be a comma list of numbers, got {text!r}") from None
+
+
 @cosmo_app.command("profile")
 def profile(
     model: str = typer.Option("lcdm", "--model"),
     datasets: str = typer.Option("cmb,bao", "--datasets"),
-    x: str = typer.Option("Om0=0.28:0.34:13", "--x", help="NAME=start:stop:n"),
-    y: str = typer.Option("H0=65:71:13", "--y", help="NAME=start:stop:n (empty: 1-D)"),
+    x: str = typer.Option("Om0", "--x", help="NAME (automatic grid) or NAME=start:stop:n."),
+    y: str = typer.Option("H0", "--y", help="NAME or NAME=start:stop:n (empty: 1-D)."),
+    sigmas: str = typer.Option(None, "--sigmas", help="Contours to find, in Gaussian sigmas, "
+                               "e.g. 1,2 \\[default: 1,2,3 = 68.3/95.4/99.7%]."),
     n_starts: int = typer.Option(4, "--n-starts"),
     store: Path = STORE_OPTION,
     out: Path = typer.Option(Path("jaxfit-results/cosmo-profile"), "--out"),
 ):
-    """Profile likelihood over one or two parameters (default: the Om0-H0 contour)."""
+    """Profile likelihood over one or two parameters (default: the Om0-H0 contours).
+
+    With names only, the grid is built around the best fit from its Hessian and refined
+    until every contour is closed and resolved; NAME=start:stop:n gives a fixed grid (a
+    warning says when it is too coarse for the contours)."""
+    from jaxfit.core.contours import explicit_profile
+    from jaxfit.core.contours import profile as find_contours
     from jaxfit.core.provenance import run_record
-    from jaxfit.core.scan import parse_grid, scan
+    from jaxfit.core.scan import levels_for_sigmas, parse_grid
     from jaxfit.cosmo.objective import chi2
 
     data, spec = _data(model, datasets, store)
-    grid = {}
-    for axis in (x, y):
-        if axis:
-            name, _, text = axis.partition("=")
-            try:
-                grid[name.strip()] = parse_grid(text)
-            except ValueError as err:
-                raise typer.BadParameter(str(err), param_hint="--x/--y") from None
-    free = [n for n in spec.free_names] + [n for n in grid if n not in spec.free_names]
+    axes = [axis.partition("=") for axis in (x, y) if axis]
+    names = [name.strip() for name, _, _ in axes]
+    free = [n for n in spec.free_names] + [n for n in names if n not in spec.free_names]
     try:
-        result = scan(chi2, spec.free_only(free), grid, data=data, n_starts=n_starts)
+        levels = None if sigmas is None else levels_for_sigmas(
+            [_number(v, "--sigmas") for v in parse_list(sigmas, "--sigmas")], len(names))
+        if all(sep for _, sep, _ in axes):
+            grid = {name: parse_grid(text) for name, (_, _, text) in zip(names, axes,
+                                                                          strict=True)}
+            result = explicit_profile(chi2, spec.free_only(free), grid, data=data,
+                                      levels=levels, n_starts=n_starts)
+        elif any(sep for _, sep, _ in axes):
+            raise ValueError("--x/--y must both be NAME (automatic grid) or both "
+                             "NAME=start:stop:n")
+        else:
+            result = find_contours(chi2, spec.free_only(free), names, data=data,
+                                   levels=levels, n_starts=n_starts)
     except (KeyError, ValueError) as err:
-        raise typer.BadParameter(message_of(err), param_hint="--x/--y") from None
+        raise typer.BadParameter(message_of(err), param_hint="--x/--y/--sigmas") from None
     paths = result.save(out, f"{model}_profile", run_record(model=model, datasets=datasets))
-    best = ", ".join(f"{k}={v:.5g}" for k, v in result.best_point.items())
-    say(f"{model} profile over {', '.join(grid)}: chi2_min = {result.chi2_min:.3f} at {best}; "
-        f"{result.local_minima()} local minima; wrote {paths['png']}")
+    say(f"{model} on {datasets}: {result.summary()}")
+    say(f"wrote {paths['png']}")
 
 
 @cosmo_app.command("sample")
@@ -213,22 +239,51 @@ def sample(
     samples: int = typer.Option(1000, "--samples"),
     seed: int = typer.Option(0, "--seed"),
     store: Path = STORE_OPTION,
-    out: Path = typer.Option(Path("jaxfit-results/cosmo-sample"), "--out"),
+    out: Path = typer.Option(
+        None, "--out",
+        help="Output folder \\[default: the --resume folder, else jaxfit-results/cosmo-sample].",
+    ),
+    resume: Path = typer.Option(
+        None, "--resume",
+        help="Continue the chains saved in this folder with no new warmup: --samples more "
+             "draws per chain are appended (chains, warmup and seed are the saved run's).",
+    ),
 ):
-    """NUTS posterior (flat priors inside the bounds) from the same chi2, starting at the store."""
-    from jaxfit.core.io import write_csv
+    """NUTS posterior (flat priors inside the bounds) from the same chi2, starting at the store.
+
+    Writes MODEL_nuts.nc (ArviZ netCDF), MODEL_nuts_draws.csv, MODEL_nuts.png (corner plot
+    with the Hessian ellipses at the store point), MODEL_nuts.json/.csv (summary) and
+    MODEL_nuts_state.json (what --resume continues from).
+    """
+    from jaxfit.core.posterior import read_posterior
     from jaxfit.core.provenance import run_record
-    from jaxfit.core.sampling import sample_nuts
+    from jaxfit.core.sampling import resume_nuts, sample_nuts
+    from jaxfit.core.uncertainty import hessian_uncertainty
     from jaxfit.cosmo.objective import chi2
 
+    stem = f"{model}_nuts"
     data, spec = _data(model, datasets, store)
-    result = sample_nuts(chi2, spec, data=data, num_chains=chains, num_warmup=warmup,
-                         num_samples=samples, seed=seed, init=dict(spec.defaults))
-    write_json(Path(out) / f"{model}_nuts.json",
-               result.to_dict() | {"provenance": run_record(seeds={"nuts": seed})})
-    write_csv(Path(out) / f"{model}_nuts_summary.csv", result.summary)
-    say(result.summary.to_string(float_format=lambda v: f"{v:.5g}"))
-    say(f"{result.num_divergences} divergences; wrote {out}")
+    earlier = None
+    if resume is None:
+        result = sample_nuts(chi2, spec, data=data, num_chains=chains, num_warmup=warmup,
+                             num_samples=samples, seed=seed, init=dict(spec.defaults))
+    else:
+        previous = read_posterior(resume, stem)
+        earlier = json.loads((Path(resume) / f"{stem}.json").read_text()).get("provenance")
+        saved_datasets = (earlier or {}).get("datasets", datasets)
+        if set(parse_list(saved_datasets, "--datasets")) != set(parse_list(datasets, "--datasets")):
+            raise typer.BadParameter(f"the chains in {resume} sampled {saved_datasets}, "
+                                     f"not {datasets}", param_hint="--datasets")
+        result = resume_nuts(chi2, spec, previous, data=data, num_samples=samples)
+    reference = hessian_uncertainty(chi2, spec, dict(spec.defaults), data=data)
+    provenance = run_record(seeds={"nuts": result.seed}, model=model, datasets=datasets,
+                            continues=earlier)
+    paths = result.save(out or resume or Path("jaxfit-results/cosmo-sample"), stem,
+                        provenance, reference=reference)
+    say(result.table.to_string(float_format=lambda v: f"{v:.5g}"))
+    say(result.summary())
+    say(f"wrote {paths['nc']}, {paths['draws'].name}, {paths['png'].name}, "
+        f"{paths['state'].name}")
 
 
 @cosmo_app.command("regression")

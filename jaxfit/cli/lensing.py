@@ -98,8 +98,20 @@ TRAIN_OPTIONS = dict(
 )
 
 
+def _on_command_line(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was typed (not its default); by the source's name, as
+    typer keeps its click private."""
+    return ctx.get_parameter_source(name).name == "COMMANDLINE"
+
+
+# options that `train --resume` takes from the checkpoint instead of the command line
+_RESUME_KEEPS = ("experiment", "channels", "arch", "n_train", "n_val", "n_test", "seed",
+                 "n_pix", *_SIM_OPTIONS)
+
+
 @lensing_app.command("train")
 def train(
+    ctx: typer.Context,
     experiment: str = EXPERIMENT,
     channels: str = TRAIN_OPTIONS["channels"],
     arch: str = TRAIN_OPTIONS["arch"],
@@ -114,15 +126,35 @@ def train(
     flux_noise: float = TRAIN_OPTIONS["flux_noise"],
     vel_noise: float = TRAIN_OPTIONS["vel_noise"],
     sources: Path = SOURCES,
+    resume: Path = typer.Option(
+        None, "--resume", help="Folder of an earlier run (its checkpoint.npz): continue it "
+        "from its last epoch with its Adam state up to --epochs in all, with its settings "
+        "and the same --sources; results go to that folder unless --out is given."),
     out: Path = OUT,
 ):
     """Train the CNN on images simulated on the device each step; test on held-out galaxies."""
+    import dataclasses
+
+    from jaxfit.lensing.training import TrainConfig
     from jaxfit.lensing.training import train as run
 
-    config = _config(experiment, channels, arch, epochs, n_train, n_val, n_test, seed,
-                     n_pix, sub_factor, psf_sigma, flux_noise, vel_noise)
-    src, ids = _sources(sources, n_pix)
-    result = run(config, src, ids, out_dir=out, progress=show_progress())
+    if resume is None:
+        config = _config(experiment, channels, arch, epochs, n_train, n_val, n_test, seed,
+                         n_pix, sub_factor, psf_sigma, flux_noise, vel_noise)
+    else:
+        from jaxfit.lensing.checkpoints import checkpoint_meta
+
+        given = [f"--{name.replace('_', '-')}" for name in _RESUME_KEEPS
+                 if _on_command_line(ctx, name)]
+        if given:
+            raise ValueError(f"--resume takes the run's settings from its checkpoint; drop "
+                             f"{', '.join(given)} (only --epochs, --sources, --out apply)")
+        saved = TrainConfig.from_dict(checkpoint_meta(resume)["config"])
+        config = dataclasses.replace(saved, epochs=epochs)
+        if not _on_command_line(ctx, "out"):
+            out = resume
+    src, ids = _sources(sources, config.sim.n_pix)
+    result = run(config, src, ids, out_dir=out, progress=show_progress(), resume=resume)
     say(result.summary())
     say("wrote " + ", ".join(str(p) for p in result.paths.values()))
 
@@ -152,10 +184,11 @@ def sweep(
     base = _config(experiment, "both", "research", epochs, n_train, 400, 400, seed, n_pix,
                    *(SIM_PARAMS[name].default for _, name in _SIM_OPTIONS.values()))
     src, ids = _sources(sources, n_pix)
-    frame = run(grid, base, src, out, source_ids=ids, progress=show_progress())
+    result = run(grid, base, src, out, source_ids=ids, progress=show_progress())
     columns = [c for c in ("theta_E_sub_factor", "psf_sigma", "flux_noise_sigma", "channels",
-                           "accuracy", "roc_auc") if c in frame]
-    say(frame[columns].to_string(index=False))
+                           "accuracy", "roc_auc", "beats_chance") if c in result.frame]
+    say(result.frame[columns].to_string(index=False))
+    say(result.summary())
     say(f"wrote {out}/sweep.json, {out}/sweep.csv, {out}/sweep.png")
 
 
@@ -199,9 +232,11 @@ def demo_part(out: Path, quiet: bool = False) -> dict:
                          sim=dataclasses.replace(LensSimConfig(), n_pix=32))
     result = train(config, synthetic_sources(N_SOURCES, seed=0, n_pix=32),
                    out_dir=folder / "train_lensed", progress=not quiet)
+    verdict = "beats chance" if result.beats_chance else "NOT better than chance"
     summary = [
         f"lensing: lensed vs unlensed CNN (2 epochs, 32x32, synthetic galaxies): test accuracy "
-        f"{result.test['accuracy']:.3f}, ROC AUC {result.test['roc_auc']:.3f}; "
+        f"{result.test['accuracy']:.3f} ({verdict} at majority-class rate "
+        f"{result.test['majority_rate']:.3f}), ROC AUC {result.test['roc_auc']:.3f}; "
         f"{result.throughput['warm_images_per_s']:.0f} simulated training images/s"
     ]
     section = {

@@ -96,16 +96,28 @@ def scan(
     devices: int = DEVICES,
     out: Path = OUT,
 ):
-    """Profile likelihood over beta (1-D) or (beta, w) (2-D), every point x start batched."""
+    """Profile likelihood over beta (1-D) or (beta, w) (2-D), every point x start batched.
+
+    Without --preset or --beta the grid is automatic: centred on the best fit, sized from its
+    Hessian and refined until the 68.3/95.4/99.7% contours close (a single --w value holds w
+    there for a profile over beta alone); warnings name the contours that reach the bounds."""
     from jaxfit.leptons.params import DEFAULT_W
-    from jaxfit.leptons.scan import run_preset, scan_beta, scan_beta_w
+    from jaxfit.leptons.scan import find_contours, run_preset, scan_beta, scan_beta_w
 
     common = dict(config=_config(flow), sigma_model=sigma_model, n_starts=n_starts,
                   chunk_size=chunk, devices=_devices(devices), progress=show_progress())
+    if preset is None and beta is None:
+        if w is not None and ":" in w:
+            raise typer.BadParameter("a --w grid needs a --beta grid too", param_hint="--w")
+        names = ("beta",) if w is not None else ("beta", "w")
+        result = find_contours(names, w=_number(w or DEFAULT_W, "--w"),
+                               **common | {"chunk_size": chunk or 64})
+        paths = result.save(out, "lepton_profile")
+        say(result.summary())
+        say("wrote " + ", ".join(str(p) for p in paths.values()))
+        return
     if preset is not None:
         result = run_preset(preset, **common)
-    elif beta is None:
-        raise typer.BadParameter("give --preset or --beta start:stop:n", param_hint="--beta")
     elif w is None or ":" not in w:
         result = scan_beta(_grid(beta, "--beta"), w=_number(w or DEFAULT_W, "--w"), **common)
     else:

@@ -7,29 +7,37 @@ free parameters inside their bounds. NUTS runs in the unconstrained space ``u`` 
     potential(u) = -ln L(x(u)) - ln|dx/du|,   -ln L = fun / 2 (chi2) or fun (nll).
 
 Frozen parameters stay at the spec's values. Samples are returned in constrained units.
+
+**Continuing a run.** :func:`resume_nuts` takes the :class:`ChainState` a run ended in (the
+last positions, the adapted step sizes and diagonal mass matrices, the random keys) and
+draws on with adaptation off, so no warmup is repeated and the new draws follow the old
+ones as if the first run had been longer: sampling ``N`` draws and resuming for ``M`` gives
+the draws of one run of ``N + M`` (to rounding: the potential's gradient at the restart
+point is recomputed in another compiled program, ~1e-14 relative).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable, Mapping
 
 import jax
+import jax.numpy as jnp
 import numpy as np
-import pandas as pd
-from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 from numpyro.infer import MCMC, NUTS
 
 from jaxfit.core import checks
 from jaxfit.core.objective import with_data
 from jaxfit.core.params import ParamSpec
+from jaxfit.core.posterior import STAT_FIELDS, ChainState, SampleResult, summarize
 from jaxfit.core.progress import status_line
 from jaxfit.core.uncertainty import check_kind
 
+__all__ = ["CHAIN_METHODS", "ChainState", "SampleResult", "potential_from_objective",
+           "resume_nuts", "sample_nuts", "summarize"]
+
 CHAIN_METHODS = ("vectorized", "parallel", "sequential")
-SUMMARY_COLUMNS = ("mean", "std", "median", "q5", "q95", "n_eff", "r_hat")
 
 # Start chains this far apart (standard deviation in u) so that R-hat can see chains that
 # fail to mix; small enough to stay in the basin of a best-fit start.
@@ -68,61 +76,6 @@ def potential_from_objective(
     return potential_fn
 
 
-@dataclasses.dataclass(frozen=True, eq=False)  # eq=False: arrays have no boolean equality
-class SampleResult:
-    """Posterior draws and their diagnostics.
-
-    Attributes:
-        samples: ``{name: array (chains, draws)}`` for the free parameters, in their units.
-        summary: DataFrame indexed by parameter name with columns ``mean``, ``std``
-            (``ddof=1``), ``median``, ``q5`` and ``q95`` (equal-tailed 5% and 95% quantiles
-            over all chains, not numpyro's HPD interval), ``n_eff`` (effective sample size)
-            and ``r_hat`` (split Gelman-Rubin).
-        num_divergences: divergent transitions after warmup, all chains together.
-        seed: the seed of the run (initial jitter and NUTS).
-        num_chains, num_warmup, num_samples: run settings (draws are per chain).
-        kind, chain_method, target_accept: further run settings, kept to reproduce it.
-    """
-
-    samples: dict[str, np.ndarray]
-    summary: pd.DataFrame
-    num_divergences: int
-    seed: int
-    num_chains: int
-    num_warmup: int
-    num_samples: int
-    kind: str
-    chain_method: str
-    target_accept: float
-
-    def flat(self) -> dict[str, np.ndarray]:
-        """``{name: 1-D draws}`` with the chains concatenated."""
-        return {name: draws.reshape(-1) for name, draws in self.samples.items()}
-
-    def to_dict(self) -> dict:
-        """JSON-friendly summary and settings (no draws); non-finite numbers become ``None``."""
-        summary = {
-            name: {col: _json_float(row[col]) for col in SUMMARY_COLUMNS}
-            for name, row in self.summary.iterrows()
-        }
-        return {
-            "summary": summary,
-            "num_divergences": self.num_divergences,
-            "seed": self.seed,
-            "num_chains": self.num_chains,
-            "num_warmup": self.num_warmup,
-            "num_samples": self.num_samples,
-            "kind": self.kind,
-            "chain_method": self.chain_method,
-            "target_accept": self.target_accept,
-        }
-
-
-def _json_float(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def _initial_u(
     spec: ParamSpec, init: Mapping[str, float] | None, num_chains: int, key: jax.Array
 ) -> jax.Array:
@@ -150,25 +103,6 @@ def _jittered(skeleton, x0, bounds, key, num_chains):
 @functools.partial(jax.jit, static_argnames="skeleton")
 def _constrained(skeleton, u, bounds):
     return skeleton.from_unconstrained(u, bounds)
-
-
-def summarize(samples: Mapping[str, np.ndarray]) -> pd.DataFrame:
-    """Summary table (columns as in :class:`SampleResult`) of ``{name: (chains, draws)}``."""
-    rows = {}
-    for name, draws in samples.items():
-        flat = draws.reshape(-1)
-        rows[name] = {
-            "mean": flat.mean(),
-            "std": flat.std(ddof=1),
-            "median": np.median(flat),
-            "q5": np.quantile(flat, 0.05),
-            "q95": np.quantile(flat, 0.95),
-            "n_eff": float(effective_sample_size(draws)),
-            "r_hat": float(split_gelman_rubin(draws)),
-        }
-    frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(SUMMARY_COLUMNS))
-    frame.index.name = "parameter"  # so CSV files name the rows
-    return frame
 
 
 def sample_nuts(
@@ -235,36 +169,122 @@ def sample_nuts(
         potential_fn=potential_from_objective(fun, spec, kind, data),
         target_accept_prob=target_accept,
     )
-    mcmc = MCMC(
-        kernel,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        chain_method=chain_method,
-        progress_bar=False,  # numpyro's own tqdm bar; jaxfit reports through rich
-    )
-    # numpyro wants a leading chain axis on init_params only when there are several chains
+    mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                chain_method=chain_method,
+                progress_bar=False)  # numpyro's own tqdm bar; jaxfit reports through rich
     text = (f"NUTS: {num_chains} chain(s) x {num_warmup} warmup + {num_samples} draws "
             "(compiling, then sampling)")
+    # numpyro wants a leading chain axis on init_params only when there are several chains
+    _run(mcmc, run_key, u_init if num_chains > 1 else u_init[0], text, progress)
+    samples, stats, state = _collect(mcmc, spec)
+    return SampleResult(samples=samples, stats=stats, state=state, units=_units(spec),
+                        seed=seed, num_warmup=num_warmup, kind=kind, chain_method=chain_method,
+                        target_accept=float(target_accept))
+
+
+def resume_nuts(
+    fun: Callable[[dict[str, jax.Array]], jax.Array],
+    spec: ParamSpec,
+    previous: SampleResult,
+    *,
+    data=None,
+    num_samples: int = 1000,
+    progress: bool = True,
+) -> SampleResult:
+    """Continue the chains of ``previous`` for ``num_samples`` more draws each, no warmup.
+
+    Every chain restarts at its last position with its adapted step size, mass matrix and
+    random key (module doc), under ``previous``'s ``kind``, ``chain_method`` and
+    ``target_accept``.
+
+    Args:
+        fun, data: the objective and its data pytree, as for :func:`sample_nuts`; they
+            must be those of ``previous`` (the state cannot tell).
+        spec: the parameters; its free parameters must be those of ``previous``, in order.
+        previous: a finished run (:func:`sample_nuts`, :func:`resume_nuts` or
+            :func:`jaxfit.core.posterior.read_posterior`).
+        num_samples: new draws per chain; at least 4.
+        progress: a status line while compiling and sampling.
+
+    Returns:
+        A :class:`SampleResult` holding ``previous``'s draws followed by the new ones, with
+        the state after the last draw.
+
+    Raises:
+        ValueError: ``num_samples`` too small, or the free parameters differ.
+    """
+    num_samples = checks.count(num_samples, "num_samples", _MIN_SAMPLES)
+    state = previous.state
+    if tuple(spec.free_names) != state.names:
+        raise ValueError(f"spec's free parameters must be the saved chains' "
+                         f"({', '.join(state.names)}), got {', '.join(spec.free_names)}")
+    potential = potential_from_objective(fun, spec, previous.kind, data)
+    num_chains = previous.num_chains
+    mcmc = MCMC(NUTS(potential_fn=potential, target_accept_prob=previous.target_accept),
+                num_warmup=0, num_samples=num_samples, num_chains=num_chains,
+                chain_method=previous.chain_method, progress_bar=False)
+    keys = jax.random.wrap_key_data(jnp.asarray(state.rng_key))
+    u = jnp.asarray(state.position)
+    if num_chains == 1:  # numpyro's single chain has no chain axis
+        keys, u = keys[0], u[0]
+    mcmc.post_warmup_state = _restored_state(potential, keys, u, state, num_chains)
+    text = f"NUTS: {num_chains} chain(s) x {num_samples} more draws (compiling, then sampling)"
+    _run(mcmc, keys, u, text, progress)
+    samples, stats, new_state = _collect(mcmc, spec)
+    return dataclasses.replace(
+        previous,
+        samples={k: np.concatenate([previous.samples[k], v], axis=1) for k, v in samples.items()},
+        stats={k: np.concatenate([previous.stats[k], v], axis=1) for k, v in stats.items()},
+        state=new_state,
+    )
+
+
+def _restored_state(potential, keys, u, state: ChainState, num_chains: int):
+    """numpyro's ``HMCState`` at ``u`` with ``state``'s step sizes and mass matrices.
+
+    A kernel's ``init`` with zero warmup steps builds a state of the right structure (and
+    the potential and gradient at ``u``); its fresh adaptation is replaced by the saved one.
+    The kernel is a throwaway: ``init`` on all chains at once leaves a kernel set up for
+    vectorized chains, and MCMC must set up its own for the run's chain method.
+    """
+    fresh = NUTS(potential_fn=potential).init(keys, 0, u, model_args=(), model_kwargs={})
+    squeeze = (lambda a: a[0]) if num_chains == 1 else (lambda a: a)
+    inverse_mass = jnp.asarray(state.inverse_mass_matrix)
+    adapt = fresh.adapt_state._replace(
+        step_size=squeeze(jnp.asarray(state.step_size)),
+        inverse_mass_matrix=squeeze(inverse_mass),
+        # numpyro's diagonal convention: sqrt(M) = 1 / sqrt(M^-1), sqrt(M)^-1 = sqrt(M^-1)
+        mass_matrix_sqrt=squeeze(1.0 / jnp.sqrt(inverse_mass)),
+        mass_matrix_sqrt_inv=squeeze(jnp.sqrt(inverse_mass)),
+    )
+    return fresh._replace(adapt_state=adapt)
+
+
+def _run(mcmc: MCMC, key, u_init, text: str, progress: bool) -> None:
     with status_line(text, enabled=progress):
-        mcmc.run(
-            run_key,
-            init_params=u_init if num_chains > 1 else u_init[0],
-            extra_fields=("diverging",),
-        )
+        mcmc.run(key, init_params=u_init, extra_fields=tuple(STAT_FIELDS))
+
+
+def _collect(mcmc: MCMC, spec: ParamSpec):
+    """Draws (constrained), per-draw statistics and the final :class:`ChainState`."""
     u = mcmc.get_samples(group_by_chain=True)
     x = np.asarray(_constrained(spec.skeleton(), u, spec.bound_arrays()))
     samples = {name: x[..., i] for i, name in enumerate(spec.free_names)}
-    divergences = int(np.sum(mcmc.get_extra_fields()["diverging"]))
-    return SampleResult(
-        samples=samples,
-        summary=summarize(samples),
-        num_divergences=divergences,
-        seed=seed,
-        num_chains=num_chains,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        kind=kind,
-        chain_method=chain_method,
-        target_accept=float(target_accept),
+    fields = mcmc.get_extra_fields(group_by_chain=True)
+    stats = {STAT_FIELDS[k]: np.asarray(v) for k, v in fields.items()}
+    stats["lp"] = -stats["lp"]  # numpyro keeps the potential energy, -log density
+    last = mcmc.last_state
+    num_chains, n = x.shape[0], x.shape[-1]
+    state = ChainState(
+        names=tuple(spec.free_names),
+        position=np.asarray(last.z, dtype=np.float64).reshape(num_chains, n),
+        step_size=np.asarray(last.adapt_state.step_size, dtype=np.float64).reshape(num_chains),
+        inverse_mass_matrix=np.asarray(last.adapt_state.inverse_mass_matrix,
+                                       dtype=np.float64).reshape(num_chains, n),
+        rng_key=np.asarray(jax.random.key_data(last.rng_key)).reshape(num_chains, -1),
     )
+    return samples, stats, state
+
+
+def _units(spec: ParamSpec) -> dict[str, str]:
+    return {name: spec[name].unit for name in spec.free_names}

@@ -43,6 +43,7 @@ from jaxfit.core.params import ParamSpec
 from jaxfit.core.results import ResultSet
 
 DELTA_CHI2_1SIGMA_1D = 1.0
+CONTOUR_LEVELS_1D = (1.0, 4.0, 9.0)
 CONTOUR_LEVELS_2D = (2.30, 6.18, 11.83)
 
 
@@ -82,6 +83,9 @@ class ScanResult(ResultSet):
         n_starts: starts per grid point.
         profile: True for a profile likelihood, False for a plain grid scan.
         global_fit: the fit with the scanned parameters free (None if not run).
+        warnings: what makes the grid unfit for its contours (too coarse for the Hessian
+            ellipse, contours leaving it; :func:`jaxfit.core.contours.grid_warnings`),
+            one line each, printed by :meth:`summary`.
     """
 
     names: tuple[str, ...]
@@ -93,6 +97,7 @@ class ScanResult(ResultSet):
     n_starts: int
     profile: bool
     global_fit: FitResult | None = None
+    warnings: tuple[str, ...] = ()
 
     default_stem = "scan"
 
@@ -152,19 +157,7 @@ class ScanResult(ResultSet):
 
     def local_minima(self) -> int:
         """Grid points below all their neighbours (8-neighbourhood in 2-D)."""
-        chi2 = np.where(np.isfinite(self.chi2), self.chi2, np.inf)
-        padded = np.pad(chi2, 1, constant_values=np.inf)
-        is_min = np.ones(chi2.shape, dtype=bool)
-        offsets = [-1, 0, 1]
-        shifts = (
-            [(o,) for o in offsets if o]
-            if chi2.ndim == 1
-            else [(a, b) for a in offsets for b in offsets if (a, b) != (0, 0)]
-        )
-        for shift in shifts:
-            window = tuple(slice(1 + s, 1 + s + n) for s, n in zip(shift, chi2.shape, strict=True))
-            is_min &= chi2 < padded[window]
-        return int(np.sum(is_min & np.isfinite(chi2)))
+        return count_local_minima(self.chi2)
 
     # ------------------------------------------------------------------ output
     def to_frame(self) -> pd.DataFrame:
@@ -194,6 +187,7 @@ class ScanResult(ResultSet):
             "all_converged": self.all_converged,
             "n_points_failed": int(np.sum(~np.isin(self.status, SUCCESS_STATUS))),
             "global_fit": None if self.global_fit is None else self.global_fit.to_dict(),
+            "warnings": list(self.warnings),
         }
         if len(self.names) == 1:
             low, high = self.interval()
@@ -219,39 +213,96 @@ class ScanResult(ResultSet):
             low, high = self.interval()
             show = lambda end: "open (widen the grid)" if end is None else f"{end:.6g}"  # noqa: E731
             lines.append(f"1-sigma interval: [{show(low)}, {show(high)}]")
-        return "\n".join(lines)
+        return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
 
     def plot(self, ax=None, label: str | None = None):
-        """Delta-chi2 profile (1-D) or contours at the 2-D levels, into ``ax`` (a new figure
-        when None); returns the figure."""
+        """Delta-chi2 into ``ax`` (a new figure when None); returns the figure.
+
+        1-D: the profile on a symlog axis (linear below 1, logarithmic above), so a
+        profile whose every point lies far above the levels still shows its shape. 2-D:
+        ``log10(delta-chi2 + 1)`` as colour under the labelled 68.27/95.45/99.73% contours.
+        Either way a note says so when no level has a contour inside the grid (two or more
+        points below it and one above).
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(5.5, 4.2))
         d = self.delta_chi2
+        # a level with one point below it has no contour worth the name around it
+        crossed = [lv for lv in self.levels if np.sum(d < lv) >= 2 and np.nanmax(d) > lv]
+        best = self.best_point
         if len(self.names) == 1:
             theta = self.axes[0]
             ax.plot(theta, d, "o-", ms=3, label=label)
-            ax.axhline(1.0, color="grey", ls="--", lw=1, label=r"$\Delta\chi^2 = 1$")
+            for level in self.levels:
+                ax.axhline(level, color="grey", ls="--", lw=1,
+                           label=rf"$\Delta\chi^2 = {level:g}$ ({level_label(level, 1)})")
             low, high = self.interval()
             for end in (low, high):
                 if end is not None:
                     ax.axvline(end, color="C3", ls=":", lw=1)
+            ax.set_yscale("symlog", linthresh=1.0)
+            ax.set_ylim(0.0, max(10.0, 2.0 * float(np.nanmax(d))))
             ax.set_xlabel(self.names[0])
-            ax.set_ylabel(r"$\Delta\chi^2$")
-            ax.set_ylim(0, max(4.0, min(float(np.nanmax(d)), 25.0)))
+            ax.set_ylabel(r"$\Delta\chi^2$ (symlog)")
         else:
             x, y = self.axes
-            ax.contourf(x, y, d.T, levels=[0, *CONTOUR_LEVELS_2D], cmap="Blues_r", alpha=0.8)
-            ax.contour(x, y, d.T, levels=list(CONTOUR_LEVELS_2D), colors="k", linewidths=0.8)
-            best = self.best_point
+            mesh = ax.pcolormesh(x, y, np.log10(np.maximum(d, 0.0) + 1.0).T, shading="nearest",
+                                 cmap="viridis")
+            ax.figure.colorbar(mesh, ax=ax, label=r"$\log_{10}(\Delta\chi^2 + 1)$")
+            if crossed:
+                lines = ax.contour(x, y, d.T, levels=crossed, colors="w", linewidths=1.0)
+                ax.clabel(lines, fmt={lv: level_label(lv, 2) for lv in crossed}, fontsize=7)
             ax.plot(best[self.names[0]], best[self.names[1]], "r+", ms=10, label="minimum")
             ax.set_xlabel(self.names[0])
             ax.set_ylabel(self.names[1])
+        if not crossed:
+            ax.text(0.5, 0.02, "no contour inside the grid (at most one point below each "
+                    f"level): delta-chi2 from {np.nanmin(d):.3g} to {np.nanmax(d):.3g}",
+                    transform=ax.transAxes, ha="center", fontsize=8, color="C3")
         kind = "profile" if self.profile else "grid scan"
         ax.set_title(f"{kind}: " + ", ".join(self.names))
         ax.legend(loc="best", fontsize=8)
         return ax.figure
+
+
+def count_local_minima(chi2: np.ndarray, judged_only: bool = False) -> int:
+    """Points of a 1-D or 2-D array below all their neighbours (8-neighbourhood in 2-D);
+    NaN points are neither minima nor lower neighbours, or, with ``judged_only``, no
+    neighbour of a minimum (a point next to a NaN cannot be judged then)."""
+    chi2 = np.where(np.isfinite(chi2), chi2, -np.inf if judged_only else np.inf)
+    padded = np.pad(chi2, 1, constant_values=np.inf)
+    is_min = np.ones(chi2.shape, dtype=bool)
+    offsets = [-1, 0, 1]
+    shifts = (
+        [(o,) for o in offsets if o]
+        if chi2.ndim == 1
+        else [(a, b) for a in offsets for b in offsets if (a, b) != (0, 0)]
+    )
+    for shift in shifts:
+        window = tuple(slice(1 + s, 1 + s + n) for s, n in zip(shift, chi2.shape, strict=True))
+        is_min &= chi2 < padded[window]
+    return int(np.sum(is_min & np.isfinite(chi2)))
+
+
+def level_label(level: float, ndim: int) -> str:
+    """The confidence of ``delta-chi2 < level`` for ``ndim`` Gaussian parameters, as text
+    ("68.3%" for 1 in 1-D or 2.30 in 2-D)."""
+    from scipy.stats import chi2  # imported here: scipy.stats adds 0.3 s to every start-up
+
+    return f"{100.0 * chi2.cdf(level, ndim):.1f}%"
+
+
+def levels_for_sigmas(sigmas, ndim: int) -> tuple[float, ...]:
+    """Delta-chi2 levels holding the Gaussian ``n``-sigma probability ``erf(n / sqrt 2)`` of
+    each ``n`` in ``sigmas`` for ``ndim`` parameters (1, 2, 3 -> 2.2958, 6.1801, 11.829
+    in 2-D; the rounded :data:`CONTOUR_LEVELS_2D` are the defaults)."""
+    from scipy.special import erf
+    from scipy.stats import chi2
+
+    sigmas = checks.finite_array(sigmas, "sigmas", positive=True, ndim=1)
+    return tuple(float(chi2.ppf(erf(n / np.sqrt(2.0)), ndim)) for n in np.sort(sigmas))
 
 
 def _check_grid(spec: ParamSpec, grid: Mapping) -> tuple[tuple[str, ...], tuple[np.ndarray, ...]]:
@@ -311,7 +362,7 @@ def scan(
             the bounds (the same draws at every point).
         continuation: after these starts, each point is also started from its
             neighbours' optima and from the global fit, round after round, until no point
-            improves (:func:`_continue_from_neighbours`): a basin found at one point spreads
+            improves (:func:`continue_from_neighbours`): a basin found at one point spreads
             over the grid, so a few starts per point reach what many independent starts
             would. False: independent starts only.
         sampler, seed: how the starts are drawn.
@@ -363,7 +414,7 @@ def scan(
     fun_values = np.where(np.isfinite(out.fun), out.fun, np.inf).reshape(n_points, n_s)
     pick = np.argmin(fun_values, axis=1)
     rows = np.arange(n_points) * n_s + pick
-    points = _PointBest(
+    points = PointBest(
         chi2=fun_values[np.arange(n_points), pick],
         x=np.asarray(out.x[rows]),
         status=np.asarray(out.status[rows]),
@@ -372,13 +423,10 @@ def scan(
     if continuation and profile and inner.n_free:
         seeds = [] if fit is None else [inner.pack({n: fit.x[n] for n in inner.free_names})]
         chunk = chunk_size or min(n_points * n_s, CONTINUATION_CHUNK)
-        f_data, shared = with_data(fun, data)
-        evaluate = functools.partial(map_batched, _value_at(f_data, inner.skeleton()),
-                                     shared=shared, chunk_size=chunk, devices=devices,
-                                     progress=False)
-        points = _continue_from_neighbours(functools.partial(solve, chunk_size=chunk),
-                                           evaluate, chunk, points, fixed, shape,
-                                           np.asarray(seeds))
+        points = continue_from_neighbours(
+            functools.partial(solve, chunk_size=chunk), screening(fun, inner, data, chunk,
+                                                                  devices),
+            chunk, points, fixed, _neighbours(shape), np.asarray(seeds), sum(shape) + 1)
 
     best = {}
     for name in spec.names:
@@ -401,7 +449,7 @@ def scan(
 
 
 @dataclasses.dataclass
-class _PointBest:
+class PointBest:
     """The best optimum found so far at each grid point (flat point index)."""
 
     chi2: np.ndarray  # (P,), inf where no start ended finite
@@ -446,10 +494,22 @@ def _value_at(fun: Callable, skeleton: ParamSpec) -> Callable:
     return lambda item, data: fun(skeleton.unpack(item[0], item[1]), data)
 
 
-def _continue_from_neighbours(solve, evaluate, chunk: int, points: _PointBest, fixed, shape,
-                              seeds) -> _PointBest:
+def screening(fun: Callable, inner: ParamSpec, data, chunk: int, devices) -> Callable:
+    """``((x, fixed)) -> fun`` over a batch, in padded chunks of ``chunk``: the one
+    evaluation that screens continuation starts (:func:`continue_from_neighbours`)."""
+    f_data, shared = with_data(fun, data)
+    return functools.partial(map_batched, _value_at(f_data, inner.skeleton()), shared=shared,
+                             chunk_size=chunk, devices=devices, progress=False)
+
+
+def continue_from_neighbours(solve, evaluate, chunk: int, points: PointBest, fixed,
+                             neighbours: np.ndarray, seeds, max_rounds: int) -> PointBest:
     """Start every point from its neighbours' optima, round after round, until no point
-    improves.
+    improves (or ``max_rounds``, the graph's diameter, have run).
+
+    ``neighbours`` is ``(P, K)``: each point's neighbour indices, -1 where there is none
+    (:func:`_neighbours` for a rectangular grid; :mod:`jaxfit.core.contours` builds it for
+    its lattice).
 
     A profile's optimum moves continuously along the grid except where another basin takes
     over; a point that missed the better basin is reached from a neighbour that found it.
@@ -463,10 +523,9 @@ def _continue_from_neighbours(solve, evaluate, chunk: int, points: _PointBest, f
     there than the point's optimum, so on a one-basin profile the continuation costs one
     evaluation per neighbour and no fit.
     """
-    neighbours = _neighbours(shape)
     n_points = len(points.chi2)
     changed = np.ones(n_points, dtype=bool)
-    for round_ in range(1, sum(shape) + 2):
+    for round_ in range(1, max_rounds + 1):
         p_idx, q_idx = np.nonzero((neighbours >= 0) & changed[np.maximum(neighbours, 0)])
         q_idx = neighbours[p_idx, q_idx]
         x0 = points.x[q_idx]

@@ -15,7 +15,12 @@ units. Eigenvalues at or below ``rel_tol * max`` (or negative) are unconstrained
 the parameters that carry them are reported by name, and the covariance is the
 pseudo-inverse on the constrained subspace. A parameter whose 1-sigma error exceeds the
 width of its bounds is reported as unconstrained too: the data say nothing about it within
-the range it may take.
+the range it may take. :meth:`Uncertainty.flat_directions` names each unconstrained direction
+as a combination of parameters (``a`` and ``b`` entering only as ``a + b`` give ``+1 a -1 b``).
+
+An objective that is not a likelihood (a mean square without errors) takes ``loss_scale``:
+the rise of the objective counted as one unit of chi2 (or of ``-ln L``), so
+``F = H / (2 loss_scale)`` for ``kind="chi2"``; 1 for a true chi2.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import jax
 import numpy as np
 import pandas as pd
 
+from jaxfit.core import checks
 from jaxfit.core.objective import with_data
 from jaxfit.core.optimize import value_and_grad_x
 from jaxfit.core.params import ParamSpec
@@ -62,6 +68,12 @@ class Uncertainty:
         eigenvalues: eigenvalues (ascending) of the *scaled* Fisher matrix ``D F D`` of the
             module doc; dimensionless, so ``eigenvalues / eigenvalues.max()`` is the relative
             constraint strength that the ``rel_tol`` cut applies to.
+        eigenvectors: ``(n, n)``, column ``k`` the unit eigenvector of ``eigenvalues[k]`` in
+            the scaled coordinates ``x_i / D_i``.
+        scale: ``D`` of the module doc, shape ``(n,)``, in the parameters' units: a unit step
+            along a scaled eigenvector ``v`` moves parameter ``i`` by ``D_i v_i``.
+        rel_tol: the cut on ``eigenvalues / max`` at or below which a direction is
+            unconstrained.
     """
 
     names: tuple[str, ...]
@@ -71,6 +83,31 @@ class Uncertainty:
     errors: dict[str, float]
     unconstrained: tuple[str, ...]
     eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    scale: np.ndarray
+    rel_tol: float
+
+    def flat_directions(self) -> tuple[dict[str, float], ...]:
+        """The directions the data do not constrain, by parameter name.
+
+        One ``{name: step}`` per eigenvalue at or below ``rel_tol`` times the largest: the
+        parameter steps (in their units) along which the objective does not rise, scaled to
+        +1 on the parameter with the largest scaled component, naming the parameters whose
+        scaled component reaches ``_COMPONENT_THRESHOLD``. A parameter reported unconstrained
+        only because its error exceeds its bounds is a direction of its own, ``{name: 1.0}``.
+        """
+        largest = self.eigenvalues.max()
+        flat = (self.eigenvalues <= self.rel_tol * largest if largest > 0
+                else np.ones(self.eigenvalues.shape, bool))
+        directions = []
+        for vector in self.eigenvectors[:, flat].T:
+            lead = int(np.argmax(np.abs(vector)))
+            step = self.scale * vector / (self.scale[lead] * vector[lead])
+            directions.append({self.names[i]: float(step[i])
+                               for i in np.flatnonzero(np.abs(vector) >= _COMPONENT_THRESHOLD)})
+        covered = {name for direction in directions for name in direction}
+        directions += [{name: 1.0} for name in self.unconstrained if name not in covered]
+        return tuple(directions)
 
     def to_dict(self) -> dict:
         """JSON-friendly copy: lists and floats.
@@ -87,6 +124,7 @@ class Uncertainty:
             "errors": {k: _json_float(v) for k, v in self.errors.items()},
             "unconstrained": list(self.unconstrained),
             "eigenvalues": [_json_float(v) for v in self.eigenvalues],
+            "flat_directions": list(self.flat_directions()),
         }
 
     def table(self) -> pd.DataFrame:
@@ -222,6 +260,7 @@ def hessian_uncertainty(
     kind: str = "chi2",
     rel_tol: float = 1e-10,
     hessian: str = "auto",
+    loss_scale: float = 1.0,
 ) -> Uncertainty:
     """Covariance of the free parameters from the Hessian of ``fun`` at ``best``.
 
@@ -236,6 +275,8 @@ def hessian_uncertainty(
         rel_tol: eigenvalues of the scaled Fisher matrix at or below ``rel_tol`` times the
             largest mark unconstrained directions (module doc).
         hessian: ``"auto"``, ``"exact"`` or ``"differences"`` (:func:`objective_hessian`).
+        loss_scale: the rise of ``fun`` counted as one unit of chi2 (or of ``-ln L``): 1
+            for a likelihood; for a loss without errors, the rise taken as one sigma.
 
     Returns:
         An :class:`Uncertainty`.
@@ -248,13 +289,15 @@ def hessian_uncertainty(
         TypeError: float64 is off (a covariance at ``rel_tol = 1e-10`` needs it).
     """
     check_kind(kind)
+    loss_scale = checks.real(loss_scale, "loss_scale", positive=True)
     point = _free_point(spec, best, "best")
     names = spec.free_names
     x0 = require_float64(spec.pack(point), "hessian_uncertainty")
 
     def same_result(fine, extrapolated):
         # the differences are good enough when what is reported does not depend on them
-        a, b = (_from_hessian(h, spec, point, kind, rel_tol) for h in (fine, extrapolated))
+        a, b = (_from_hessian(h, spec, point, kind, rel_tol, loss_scale)
+                for h in (fine, extrapolated))
         constrained = [i for i, n in enumerate(names) if n not in b.unconstrained]
         sa, sb = (np.array([u.errors[names[i]] for i in constrained]) for u in (a, b))
         ca, cb = (u.correlation[np.ix_(constrained, constrained)] for u in (a, b))
@@ -265,11 +308,11 @@ def hessian_uncertainty(
     with status_line(f"Hessian of the objective in {len(names)} parameters"):
         hessian = objective_hessian(fun, spec, x0, data=data, method=hessian,
                                     agree=same_result)
-    return _from_hessian(hessian, spec, point, kind, rel_tol)
+    return _from_hessian(hessian, spec, point, kind, rel_tol, loss_scale)
 
 
 def _from_hessian(hessian: np.ndarray, spec: ParamSpec, point: dict, kind: str,
-                  rel_tol: float) -> Uncertainty:
+                  rel_tol: float, loss_scale: float = 1.0) -> Uncertainty:
     """The :class:`Uncertainty` of a Hessian of the objective (module doc)."""
     names = spec.free_names
     if hessian.shape != (len(names), len(names)):
@@ -283,7 +326,7 @@ def _from_hessian(hessian: np.ndarray, spec: ParamSpec, point: dict, kind: str,
             f"{[n for n, bad in zip(names, bad_rows, strict=True) if bad]}"
         )
 
-    fisher = hessian / 2.0 if kind == "chi2" else hessian
+    fisher = (hessian / 2.0 if kind == "chi2" else hessian) / loss_scale
     fisher = (fisher + fisher.T) / 2.0  # autodiff leaves rounding-level asymmetry
     diag = np.diag(fisher)
     scale = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 1.0)
@@ -316,7 +359,7 @@ def _from_hessian(hessian: np.ndarray, spec: ParamSpec, point: dict, kind: str,
         correlation = covariance / np.outer(sigma, sigma)
     np.fill_diagonal(correlation, 1.0)
 
-    for array in (covariance, correlation, eigenvalues):
+    for array in (covariance, correlation, eigenvalues, eigenvectors, scale):
         array.flags.writeable = False  # the dataclass is frozen; so are its arrays
     return Uncertainty(
         names=names,
@@ -326,4 +369,7 @@ def _from_hessian(hessian: np.ndarray, spec: ParamSpec, point: dict, kind: str,
         errors={n: float(s) for n, s in zip(names, sigma, strict=True)},
         unconstrained=tuple(n for n, f in zip(names, flagged, strict=True) if f),
         eigenvalues=eigenvalues,
+        eigenvectors=eigenvectors,
+        scale=scale,
+        rel_tol=rel_tol,
     )

@@ -2,7 +2,10 @@
 
 :func:`regression` recomputes each model's stored optimisation with today's code and data:
 quickly (the chi2 at the stored optimum) or in full (the fit re-run from the built-in
-defaults as a dry run), and compares to :data:`REGRESSION_RTOL`.
+defaults as a dry run), and compares to :data:`REGRESSION_RTOL`. It writes nothing: each
+model's defaults and metadata come from one read of its file that repairs nothing
+(:meth:`~jaxfit.cosmo.store.OptimizedParameterStore.read_point` with ``repair=False``), so a
+fit stored meanwhile cannot pair one fit's chi2 with another fit's point.
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ def regression(store: OptimizedParameterStore, quick: bool = True, rtol: float =
     """
     rows = []
     for model in store.models:
-        meta = store.get_optimization_metadata(model)
+        point = store.read_point(model, repair=False)
+        meta, stored = point.metadata, point.defaults
         if not meta:
             continue
-        stored = store.get_model_defaults(model)
         datasets = meta.get("datasets", meta["source_dataset"])
         info = meta.get("optimizer_info", {})
         skipped = list(meta.get("unconstrained", []))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from jaxfit.core.io import save_figure, write_json
+from jaxfit.core.io import atomic_write_bytes, save_figure, write_json
 from jaxfit.core.provenance import run_record
 from jaxfit.core.report import table_html, write_index
 from jaxfit.cosmo.bao import BAOData, bao_model_vector
@@ -78,8 +80,60 @@ def optimization_rows(store: OptimizedParameterStore) -> list[dict]:
     return rows
 
 
-def write_report(store: OptimizedParameterStore, outdir) -> Path:
-    """HTML report of the store: optimisation summary, parameters, BAO residual plot."""
+def posterior_rows(folder) -> list[dict]:
+    """One row per NUTS run saved in ``folder`` (``MODEL_nuts.json`` of ``jaxfit cosmo
+    sample``): draw counts, divergences and the worst R-hat and effective sample size."""
+    rows = []
+    for path in sorted(Path(folder).glob("*_nuts.json")):
+        record = json.loads(path.read_text())
+        summary = record["summary"].values()
+        r_hat = [row["r_hat"] for row in summary if row["r_hat"] is not None]
+        n_eff = [row["n_eff"] for row in summary if row["n_eff"] is not None]
+        rows.append({
+            "model": path.name.removesuffix("_nuts.json"),
+            "datasets": (record.get("provenance") or {}).get("datasets"),
+            "chains": record["num_chains"],
+            "draws per chain": record["num_samples"],
+            "warmup": record["num_warmup"],
+            "draws": record["num_chains"] * record["num_samples"],
+            "divergences": record["num_divergences"],
+            "max r_hat": max(r_hat, default=None),
+            "min n_eff": min(n_eff, default=None),
+        })
+    return rows
+
+
+def posterior_section(folder, outdir) -> dict:
+    """The report section of the NUTS runs in ``folder``: the draw counts and each run's
+    corner plot (copied next to the page), with links to its draws."""
+    folder, outdir = Path(folder), Path(outdir)
+    rows = posterior_rows(folder) if folder.is_dir() else []
+    if not rows:
+        return {"title": "NUTS posterior",
+                "text": [f"No NUTS run in {folder}: `jaxfit cosmo sample --out {folder}` "
+                         "makes one."]}
+    images, files = [], []
+    for row in rows:
+        stem = f"{row['model']}_nuts"
+        # the page's folder must hold its images; the draws stay where they are, linked
+        atomic_write_bytes(outdir / f"{stem}.png", (folder / f"{stem}.png").read_bytes())
+        images.append(f"{stem}.png")
+        files += [os.path.relpath(folder / name, outdir)
+                  for name in (f"{stem}.nc", f"{stem}_draws.csv", f"{stem}.csv")]
+    return {
+        "title": "NUTS posterior",
+        "text": ["Corner plots: the draws' 68% and 95% regions (black) against the Hessian "
+                 "ellipses at the stored point (red dashed); where they agree, the Hessian "
+                 "errors are the posterior's."],
+        "table": table_html(rows),
+        "images": images,
+        "files": files,
+    }
+
+
+def write_report(store: OptimizedParameterStore, outdir, posterior=None) -> Path:
+    """HTML report of the store: optimisation summary, parameters, BAO residual plot, and
+    the NUTS runs saved in the folder ``posterior`` when given (:func:`posterior_section`)."""
     outdir = Path(outdir)
     bao = load_bao("desi_dr2")
     fits = {m: store.get_model_defaults(m) for m in store.models}
@@ -95,7 +149,10 @@ def write_report(store: OptimizedParameterStore, outdir) -> Path:
         {"title": "Stored defaults", "table": table_html(params)},
         {"title": "BAO residuals at the stored defaults", "images": ["bao_residuals.png"]},
     ]
+    record = {"rows": optimization_rows(store), "defaults": fits}
+    if posterior is not None:
+        sections.append(posterior_section(posterior, outdir))
+        record["posterior"] = posterior_rows(posterior) if Path(posterior).is_dir() else []
     provenance = run_record(store=str(store.root))
-    write_json(outdir / "report.json", {"rows": optimization_rows(store), "defaults": fits,
-                                        "provenance": provenance})
+    write_json(outdir / "report.json", record | {"provenance": provenance})
     return write_index(outdir / "index.html", "jaxfit cosmo report", sections, provenance)

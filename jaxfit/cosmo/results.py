@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from jaxfit.core.diagnostics import combination
 from jaxfit.core.results import ResultSet
 from jaxfit.cosmo.model import get_model
 
@@ -38,7 +39,9 @@ class OptimizationResult(ResultSet):
         covariance_scaling: the factor the CMB covariance was multiplied by.
         metadata: what the store records: ``datasets``, ``chi2_parts`` (chi2 per data
             set), ``errors`` (Hessian 1-sigma errors; ``inf`` when unconstrained),
-            ``unconstrained``, ``fit_point`` (every parameter), provenance, ...
+            ``unconstrained``, ``fit_point`` (every parameter), ``fit_status``
+            (:meth:`jaxfit.core.diagnostics.FitStatus.to_dict`: verdict, agreement of
+            starts within delta-chi2 < 1, degenerate directions), provenance, ...
     """
 
     model: str
@@ -66,10 +69,12 @@ class OptimizationResult(ResultSet):
 
     def summary(self) -> str:
         """The chi2 and the verdict, then one line per fitted parameter (value +- error),
-        then the parameters the data leave unconstrained or that ended on a bound."""
+        then the parameters the data leave unconstrained or that ended on a bound, and the
+        fit status (starts agreeing, degenerate directions) when recorded."""
         meta = self.metadata
         datasets = "+".join(meta.get("datasets", [])) or meta.get("source_dataset", "?")
-        verdict = self.convergence_status
+        status = meta.get("fit_status")
+        verdict = self.convergence_status if status is None else status["verdict"]
         if not self.converged:
             verdict += f" ({meta.get('convergence_message', 'no message')})"
         lines = [
@@ -85,6 +90,14 @@ class OptimizationResult(ResultSet):
             lines.append(f"  unconstrained by these data: {', '.join(meta['unconstrained'])}")
         if self.bounds_reached:
             lines.append(f"  on a bound: {', '.join(self.bounds_reached)}")
+        if status is not None:
+            lines.append(f"  {status['n_agree']}/{status['n_starts']} starts agree with the "
+                         "best within delta-chi2 < 1")
+            if status["not_unique"]:
+                lines.append("  optimum NOT unique: agreeing starts differ in "
+                             + ", ".join(status["not_unique"]))
+            lines += [f"  degenerate: chi2 flat along {combination(direction)}"
+                      for direction in status["degenerate_directions"]]
         return "\n".join(lines)
 
     def to_frame(self) -> pd.DataFrame:

@@ -31,6 +31,20 @@ File content
     (default 1.0). Non-finite numbers in the metadata are stored as the strings ``"inf"``,
     ``"nan"`` (strict JSON has no literal for them).
 
+One fit, one stored point
+    the stored defaults are always the whole point of one successful fit, the one of the
+    newest history record (``final_values``): a fit reads its start with
+    :meth:`~OptimizedParameterStore.read_point`, which also gives the file's ``version``
+    (its checksum), stores every parameter of its fitted point, and passes that version as
+    ``expected_version`` to :meth:`~OptimizedParameterStore.update_model_defaults`. The
+    write is a compare-and-swap under the lock: if another fit stored its point meanwhile,
+    :class:`StoreConflict` is raised, nothing is written, and the fit is re-run from the new
+    stored point (:func:`jaxfit.cosmo.fit.optimize_parameters`). So concurrent fits with
+    different free parameters never leave a mix of their points, no fit is lost (each
+    builds on the point before it) and the history has one record per fit. The version is
+    the content's hash, not a counter: content equal to what the fit read is the state the
+    fit started from, so accepting it is right.
+
 Defaults
     the built-in defaults (by default those of the model registry,
     :data:`jaxfit.cosmo.model.MODELS`) overlaid by the stored values; a parameter missing
@@ -46,7 +60,9 @@ Safety
     * A file that is unreadable, not valid JSON, lacks keys, has a wrong checksum or
       malformed content is moved aside to ``<model>.json.corrupt-<UTC time>`` (never
       deleted), a :class:`StoreCorruptionWarning` names the file and the reason, and a fresh
-      file with the built-in defaults is written (under the lock).
+      file with the built-in defaults is written (under the lock). Reads with
+      ``repair=False`` (dry runs, the regression check) only warn and use the built-in
+      defaults: the file stays byte for byte as it was and nothing new is written.
     * A file written by a newer jaxfit (``format_version`` above :data:`FORMAT_VERSION`)
       raises :class:`StoreVersionError` and is left untouched.
     * The history keeps the newest ``max_history`` records (default 1000) so that the file
@@ -59,6 +75,7 @@ import datetime as _dt
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +94,7 @@ from jaxfit.cosmo.records import (
 from jaxfit.cosmo.store_file import (
     FORMAT_VERSION,
     CorruptStoreFile,
+    StoreConflict,
     StoreCorruptionWarning,
     StoreError,
     StoreLockTimeout,
@@ -96,8 +114,10 @@ __all__ = [
     "SHARED_PARAMETERS",
     "OptimizationRecord",
     "OptimizedParameterStore",
+    "StoreConflict",
     "StoreConsistencyWarning",
     "StoreCorruptionWarning",
+    "StoredPoint",
     "StoreError",
     "StoreLockTimeout",
     "StoreVersionError",
@@ -128,6 +148,27 @@ class UnknownParameterError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    """One read of a model's file: the point a fit starts from and the version its result
+    must find when it is written back.
+
+    Attributes:
+        model: the model name.
+        defaults: every parameter's stored value over the built-ins (units of the model's
+            spec: H0 in km/s/Mpc, ...).
+        metadata: ``optimization_metadata`` of the fit that stored ``defaults`` (None when
+            never optimised).
+        version: SHA-256 of the content read (the file's checksum), the token of the
+            compare-and-swap in :meth:`OptimizedParameterStore.update_model_defaults`.
+    """
+
+    model: str
+    defaults: dict[str, float]
+    metadata: dict[str, Any] | None
+    version: str
 
 
 # ---------------------------------------------------------------------------- location
@@ -298,6 +339,22 @@ class OptimizedParameterStore:
         self._check_model(model)
         return self._load(model)
 
+    def read_point(self, model: str, *, repair: bool = True) -> StoredPoint:
+        """The defaults, metadata and version of ``model`` from one read of its file.
+
+        ``repair=False`` never writes: a corrupt file is warned about and read as the
+        built-in defaults (what a repair would give), and left byte for byte as it is.
+        """
+        self._check_model(model)
+        content = self._load(model, repair=repair)
+        stored = content["defaults"]
+        return StoredPoint(
+            model=model,
+            defaults={k: float(stored.get(k, v)) for k, v in self.builtins[model].items()},
+            metadata=content["optimization_metadata"],
+            version=checksum(content),
+        )
+
     def get_model_defaults(self, model: str) -> dict[str, float]:
         """The model's defaults: stored values over the built-ins.
 
@@ -305,9 +362,7 @@ class OptimizedParameterStore:
             UnknownModelError (a KeyError): the model is unknown (valid ones listed).
             StoreVersionError: the file was written by a newer jaxfit.
         """
-        self._check_model(model)
-        stored = self._load(model)["defaults"]
-        return {k: float(stored.get(k, v)) for k, v in self.builtins[model].items()}
+        return self.read_point(model).defaults
 
     def get_optimization_metadata(self, model: str) -> dict[str, Any] | None:
         """The metadata of the latest update of ``model`` (None if never optimised)."""
@@ -342,6 +397,8 @@ class OptimizedParameterStore:
         optimized_params: Mapping[str, float],
         optimization_metadata: Mapping[str, Any],
         dry_run: bool = False,
+        *,
+        expected_version: str | None = None,
     ) -> OptimizationRecord | None:
         """Store an optimisation's best fit as the model's new defaults.
 
@@ -357,6 +414,9 @@ class OptimizedParameterStore:
                 (``source_dataset``, ``chi2_improvement``, ``final_chi2``,
                 ``optimizer_info``, ``covariance_scaling``, ...) are kept.
             dry_run: compute and return the record, write nothing.
+            expected_version: the :attr:`StoredPoint.version` the fit started from; the
+                write happens only if the file still has it (compare-and-swap, checked
+                under the lock). None writes unconditionally.
 
         Returns:
             The record of this update (also for a dry run).
@@ -365,6 +425,7 @@ class OptimizedParameterStore:
             UnknownModelError / UnknownParameterError (KeyError): bad names.
             ValueError: non-finite or out-of-bounds values, no parameters, or a failed
                 optimisation (the stored defaults are then left untouched).
+            StoreConflict: the file no longer has ``expected_version`` (nothing written).
         """
         self._check_model(model)
         values = self._validate_values(model, optimized_params)
@@ -386,6 +447,12 @@ class OptimizedParameterStore:
             return record
         with self._locked(model):
             content = self._load_locked(model)
+            if expected_version is not None and checksum(content) != expected_version:
+                raise StoreConflict(
+                    f"parameter store file {self.path(model)} changed since the fit read its "
+                    f"starting point (another fit of {model!r} was stored meanwhile); "
+                    "nothing written"
+                )
             new, record = self._update(model, content, values, meta_in)
             try:
                 self._write(model, new)

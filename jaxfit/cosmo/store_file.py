@@ -58,6 +58,12 @@ class StoreLockTimeout(StoreError, TimeoutError):
     """The per-model lock was not acquired within the timeout."""
 
 
+class StoreConflict(StoreError):
+    """The model's file changed between a fit's read of its starting point and the write of
+    its result (the compare-and-swap of :meth:`~jaxfit.cosmo.store.OptimizedParameterStore.
+    update_model_defaults` failed); nothing was written."""
+
+
 class StoreCorruptionWarning(UserWarning):
     """A store file was corrupt; it was moved aside and rebuilt from the built-in defaults."""
 

@@ -1,7 +1,8 @@
 """The research success criteria (seed 000, "Interpretation") and the verdicts they give.
 
-Each verdict is a dict of the numbers it judged and ``passed``. The criteria judge the
-physics only; whether a fit converged is reported separately by its result.
+Each verdict is a dict of the numbers it judged and ``passed``. The verdicts of fitted
+results (MW, joint) also take whether the optimiser converged: a fit that stopped short is
+never ``passed``, whatever its numbers.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ CRITERIA = {
 """The research success criteria (seed 000, "Interpretation")."""
 
 
-def mw_verdict(corr: float, chi2_K: float) -> dict:
-    """Research MW criteria: corr > 0.95 and chi2_K < 1e-3."""
+def mw_verdict(corr: float, chi2_K: float, *, converged: bool) -> dict:
+    """Research MW criteria: corr > 0.95 and chi2_K < 1e-3, of a fit that converged."""
     return {
         "corr": corr,
         "chi2_K": chi2_K,
-        "passed": bool(corr > CRITERIA["mw_corr_min"] and chi2_K < CRITERIA["mw_chi2_K_max"]),
+        "converged": bool(converged),
+        "passed": bool(converged and corr > CRITERIA["mw_corr_min"]
+                       and chi2_K < CRITERIA["mw_chi2_K_max"]),
     }
 
 
@@ -57,12 +60,14 @@ def cluster_verdict(ratio: float, mass_ratios) -> dict:
 
 
 
-def verdict(metrics: Mapping) -> dict:
+def verdict(metrics: Mapping, *, converged: bool) -> dict:
     """All research success criteria from a metrics dict with ``mw``, ``sparc`` and
-    ``clusters`` entries (any may be missing: its verdict is then ``None``)."""
+    ``clusters`` entries (any may be missing: its verdict is then ``None``) of one fit of
+    theta; nothing passes unless that fit ``converged``."""
     out = {"mw": None, "sparc": None, "clusters": None}
     if "mw" in metrics:
-        out["mw"] = mw_verdict(metrics["mw"]["corr"], metrics["mw"]["chi2_K"])
+        out["mw"] = mw_verdict(metrics["mw"]["corr"], metrics["mw"]["chi2_K"],
+                               converged=converged)
     if "sparc" in metrics:
         out["sparc"] = sparc_verdict(metrics["sparc"])
     if "clusters" in metrics:
@@ -70,5 +75,7 @@ def verdict(metrics: Mapping) -> dict:
         out["clusters"] = cluster_verdict(
             c["A_cluster_A_gal_ratio"], list(c["mass_ratio"].values())
         )
-    out["all_passed"] = all(v["passed"] for v in out.values() if isinstance(v, dict))
+    out["converged"] = bool(converged)
+    out["all_passed"] = converged and all(v["passed"] for v in out.values()
+                                          if isinstance(v, dict))
     return out

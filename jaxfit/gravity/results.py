@@ -7,7 +7,8 @@
   amplitude for the Einstein masses;
 - :class:`JointFit` (:func:`~jaxfit.gravity.joint.joint_fit`): one theta for all three.
 
-Each offers ``summary()`` (a few lines; the research verdict only where the fit converged),
+Each offers ``summary()`` (a few lines; the research verdict only where the fit converged;
+the MW fit's :class:`~jaxfit.core.diagnostics.FitStatus`: starts, errors, degeneracies),
 ``to_dict()`` (the JSON record, with the research scripts' keys), ``to_frame()`` (the CSV
 table), ``plot()`` and ``save(directory, stem)``, which writes ``stem.json/.csv/.png`` with
 the run's provenance. :func:`read_theory_json` reads the theory parameters back from a
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from jaxfit.core.diagnostics import FitStatus
 from jaxfit.core.io import save_figure
 from jaxfit.core.optimize import FitResult
 from jaxfit.core.provenance import run_record
@@ -70,7 +72,9 @@ class MWFit(_GravityResult):
     """Result of :func:`~jaxfit.gravity.mw_fit.mw_fit`. ``theory_fit_params`` has
     ``A_global = |A|`` and the ``phase_sign``; ``fit`` is the core
     :class:`~jaxfit.core.optimize.FitResult`; ``radii`` (kpc), ``K_th`` and ``K_emp``
-    (dimensionless) are the two kernels on the band."""
+    (dimensionless) are the two kernels on the band; ``status`` the fit's
+    :class:`~jaxfit.core.diagnostics.FitStatus` (convergence, agreement of starts, Hessian
+    errors, degenerate directions, parameters on a bound)."""
 
     target: str
     theory_fit_params: dict[str, float]
@@ -84,8 +88,14 @@ class MWFit(_GravityResult):
     K_emp: np.ndarray
     fit: FitResult
     settings: dict
+    status: FitStatus
 
     default_stem = "theory_metric_resonance_mw_fit"
+
+    @property
+    def verdict(self) -> dict:
+        """The research MW criteria, passed only when the optimiser converged."""
+        return mw_verdict(self.corr_K_emp_theory, self.chi2_K, converged=self.fit.success)
 
     def to_dict(self) -> dict:
         return {
@@ -97,7 +107,8 @@ class MWFit(_GravityResult):
             "chi2_vc": self.chi2_vc,
             "optimization_success": self.optimization_success,
             "optimization": self.fit.to_dict(),
-            "verdict": mw_verdict(self.corr_K_emp_theory, self.chi2_K),
+            "fit_status": self.status.to_dict(),
+            "verdict": self.verdict,
             "settings": self.settings,
         }
 
@@ -121,11 +132,11 @@ class MWFit(_GravityResult):
             f"MW {self.target} fit: corr(K_emp, K_th) = {self.corr_K_emp_theory:.4f}, "
             f"chi2_K = {self.chi2_K:.3e}, phase_sign = {self.phase_sign:+.0f}; {p}",
             _optimiser_line(self.fit),
+            *self.status.summary().splitlines(),
         ]
         if self.fit.success:
-            v = mw_verdict(self.corr_K_emp_theory, self.chi2_K)
             lines.append(f"research MW criteria (corr > {CRITERIA['mw_corr_min']}, chi2_K < "
-                         f"{CRITERIA['mw_chi2_K_max']:g}): {_passed(v['passed'])}")
+                         f"{CRITERIA['mw_chi2_K_max']:g}): {_passed(self.verdict['passed'])}")
         return "\n".join(lines)
 
 
@@ -407,7 +418,7 @@ class JointFit(_GravityResult):
             "losses": self.losses,
             "metrics": self.metrics,
             "optimization": self.fit.to_dict(),
-            "verdict": verdict(self.metrics),
+            "verdict": verdict(self.metrics, converged=self.fit.success),
             "settings": self.settings,
         }
 
@@ -450,7 +461,7 @@ class JointFit(_GravityResult):
             _optimiser_line(self.fit),
         ]
         if self.fit.success:
-            v = verdict(m)
+            v = verdict(m, converged=True)
             parts = ", ".join(f"{k} {_passed(v[k]['passed'])}" for k in ("mw", "sparc",
                                                                         "clusters"))
             lines.append(f"research criteria: {parts}")

@@ -1,4 +1,21 @@
-"""Saving and loading trained CNNs: the model state as one ``.npz``, written atomically."""
+"""Saving and loading trained CNNs, with what is needed to resume their training.
+
+A checkpoint is one ``.npz``, written atomically after every epoch by
+:func:`~jaxfit.lensing.training.train`:
+
+- the model state (parameters and batch statistics) under its state paths joined by ``/``
+  (``conv1/kernel``, ...), as in the first format, so :func:`load_checkpoint` reads both;
+- the optimizer state under ``optimizer/`` (Adam's step count and first and second moments
+  ``mu``, ``nu``, and its learning rate): resuming with the same moments is what makes
+  ``N + M`` steps in two runs equal ``N + M`` steps in one;
+- ``__meta__``, JSON: the format, the architecture, the training config and the
+  ``progress`` of the run (steps and epochs done, the per-epoch metrics and per-step
+  losses so far, the split and a hash of the sources), which :func:`load_training_state`
+  returns for the training loop to continue from.
+
+The data stream needs no state of its own: the training images of step ``i`` are drawn
+from ``fold_in(train_key, i)``, so the step number and the seed in the config place it.
+"""
 
 from __future__ import annotations
 
@@ -11,36 +28,103 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxfit.core import checks
 from jaxfit.core.io import atomic_write_bytes
 from jaxfit.lensing.cnn import make_model
 
 if TYPE_CHECKING:
     from jaxfit.lensing.training import TrainConfig
 
-__all__ = ["load_checkpoint", "save_checkpoint"]
+__all__ = ["checkpoint_meta", "load_checkpoint", "load_training_state", "save_checkpoint"]
 
-_CHECKPOINT_FORMAT = "jaxfit.lensing.cnn/1"  # the format's name: unchanged since the split
+CHECKPOINT_NAME = "checkpoint.npz"
+"""The file name :func:`~jaxfit.lensing.training.train` writes in its ``out_dir``."""
+
+_FORMAT = "jaxfit.lensing.cnn/2"  # model + optimizer state + progress
+_MODEL_ONLY_FORMAT = "jaxfit.lensing.cnn/1"  # checkpoints written before resuming existed
+_OPTIMIZER = "optimizer/"
 
 
-def save_checkpoint(path, model: nnx.Module, config: TrainConfig) -> Path:
-    """Write the model state (parameters and batch statistics) as ``.npz``, atomically.
+def _flat(state: nnx.State) -> dict[str, nnx.Variable]:
+    """The variables of an nnx state by their path joined with ``/``."""
+    return {"/".join(map(str, k)): v for k, v in nnx.to_flat_state(state)}
 
-    Keys are the state paths joined by ``/``; ``__meta__`` holds the format, the
-    architecture and the training config as JSON.
+
+def save_checkpoint(path, model: nnx.Module, optimizer: nnx.Optimizer, config: TrainConfig,
+                    progress: dict) -> Path:
+    """Write the model and optimizer state and the run's progress as ``.npz``, atomically.
+
+    Args:
+        path: the file to write (replaced whole or not at all).
+        model, optimizer: the training state after the last completed step.
+        config: the run's :class:`~jaxfit.lensing.training.TrainConfig`.
+        progress: JSON-able dict of the training loop (``step``, ``epoch``, ...), returned
+            as is by :func:`load_training_state`.
     """
-    flat = {"/".join(map(str, k)): np.asarray(v.get_value())
-            for k, v in nnx.to_flat_state(nnx.state(model))}
-    meta = {"format": _CHECKPOINT_FORMAT, "arch": config.arch, "config": config.to_dict()}
+    arrays = {name: np.asarray(v.get_value()) for name, v in _flat(nnx.state(model)).items()}
+    arrays |= {_OPTIMIZER + name: np.asarray(v.get_value())
+               for name, v in _flat(nnx.state(optimizer)).items()}
+    meta = {"format": _FORMAT, "arch": config.arch, "config": config.to_dict(),
+            "progress": progress}
     buffer = io.BytesIO()
-    np.savez(buffer, __meta__=np.asarray(json.dumps(meta, default=str)), **flat)
+    np.savez(buffer, __meta__=np.asarray(json.dumps(meta, default=str)), **arrays)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _checkpoint_file(path) -> Path:
+    """``path``, or ``path/checkpoint.npz`` when ``path`` is a run's folder."""
+    path = Path(path).expanduser()
+    return checks.existing_file(path / CHECKPOINT_NAME if path.is_dir() else path,
+                                "checkpoint")
+
+
+def _read(path) -> tuple[dict, dict[str, np.ndarray]]:
+    """``(meta, arrays)`` of a jaxfit CNN checkpoint of either format."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"checkpoint {path}: cannot read ({exc})") from exc
+    try:
+        meta = json.loads(str(arrays.pop("__meta__")))
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(f"checkpoint {path}: no jaxfit CNN metadata") from exc
+    if meta.get("format") not in (_FORMAT, _MODEL_ONLY_FORMAT):
+        raise ValueError(f"checkpoint {path}: unknown format {meta.get('format')!r}")
+    return meta, arrays
+
+
+def _restore(path, node, arrays: dict[str, np.ndarray]) -> None:
+    """Set every variable of ``node`` from ``arrays`` (names and shapes checked, dtypes
+    kept)."""
+    state = nnx.state(node)
+    flat = _flat(state)
+    if set(flat) != set(arrays):
+        missing = sorted(set(flat) - set(arrays))
+        extra = sorted(set(arrays) - set(flat))
+        raise ValueError(f"checkpoint {path}: missing {missing}, unexpected {extra}")
+    for name, variable in flat.items():
+        expected = np.shape(variable.get_value())
+        if arrays[name].shape != expected:
+            raise ValueError(f"checkpoint {path}: {name} has shape {arrays[name].shape}, "
+                             f"expected {expected}")
+        variable.set_value(jnp.asarray(arrays[name], dtype=variable.get_value().dtype))
+    nnx.update(node, state)
+
+
+def checkpoint_meta(path) -> dict:
+    """The ``__meta__`` of a checkpoint (format, ``arch``, ``config`` as a dict, and for a
+    resumable one ``progress``); ``path`` is the ``.npz`` or the run's folder."""
+    path = _checkpoint_file(path)
+    return _read(path)[0]
 
 
 def load_checkpoint(path, config: TrainConfig | str) -> nnx.Module:
     """Rebuild the model of ``config.arch`` and restore the state saved by :func:`train`.
 
     Args:
-        path: a ``checkpoint.npz`` written by :func:`save_checkpoint` / :func:`train`.
+        path: a ``checkpoint.npz`` written by :func:`save_checkpoint` / :func:`train` (either
+            format), or the folder holding it.
         config: the run's :class:`TrainConfig` (or just the architecture name).
 
     Returns:
@@ -51,36 +135,38 @@ def load_checkpoint(path, config: TrainConfig | str) -> nnx.Module:
             unexpected / wrongly shaped arrays.
     """
     arch = config if isinstance(config, str) else config.arch
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"checkpoint {path}: cannot read ({exc})") from exc
-    try:
-        meta = json.loads(str(arrays.pop("__meta__")))
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"checkpoint {path}: no jaxfit CNN metadata") from exc
-    if meta.get("format") != _CHECKPOINT_FORMAT:
-        raise ValueError(f"checkpoint {path}: unknown format {meta.get('format')!r}")
+    path = _checkpoint_file(path)
+    meta, arrays = _read(path)
     if meta.get("arch") != arch:
         raise ValueError(
             f"checkpoint {path}: architecture {meta.get('arch')!r}, config asks {arch!r}")
     model = make_model(arch, nnx.Rngs(params=0))
-    state = nnx.state(model)
-    flat = dict(nnx.to_flat_state(state))
-    names = {"/".join(map(str, k)): k for k in flat}
-    if set(names) != set(arrays):
-        missing = sorted(set(names) - set(arrays))
-        extra = sorted(set(arrays) - set(names))
-        raise ValueError(f"checkpoint {path}: missing {missing}, unexpected {extra}")
-    for name, k in names.items():
-        variable = flat[k]
-        value = arrays[name]
-        if value.shape != np.shape(variable.get_value()):
-            raise ValueError(f"checkpoint {path}: {name} has shape {value.shape}, "
-                             f"expected {np.shape(variable.get_value())}")
-        variable.set_value(jnp.asarray(value, dtype=variable.get_value().dtype))
-    nnx.update(model, state)
+    _restore(path, model, {k: v for k, v in arrays.items() if not k.startswith(_OPTIMIZER)})
     model.eval()
     return model
+
+
+def load_training_state(path, model: nnx.Module, optimizer: nnx.Optimizer) -> dict:
+    """Restore ``model`` and ``optimizer`` in place from a checkpoint; return its progress.
+
+    Args:
+        path: a checkpoint of the current format (``.npz`` or the run's folder).
+        model, optimizer: freshly built for the checkpoint's config (the arrays must match
+            their variables one to one).
+
+    Returns:
+        The ``progress`` dict given to :func:`save_checkpoint`.
+
+    Raises:
+        ValueError: a model-only checkpoint (written before optimizer state was saved), or
+            arrays that do not match.
+    """
+    path = _checkpoint_file(path)
+    meta, arrays = _read(path)
+    if meta["format"] != _FORMAT:
+        raise ValueError(f"checkpoint {path}: format {meta['format']!r} holds no optimizer "
+                         f"state; training can resume only from {_FORMAT!r}")
+    _restore(path, model, {k: v for k, v in arrays.items() if not k.startswith(_OPTIMIZER)})
+    _restore(path, optimizer, {k[len(_OPTIMIZER):]: v for k, v in arrays.items()
+                               if k.startswith(_OPTIMIZER)})
+    return meta["progress"]

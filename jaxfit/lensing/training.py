@@ -20,15 +20,26 @@
 
 Results: :func:`train` returns a :class:`~jaxfit.lensing.results.TrainResult`; with an
 ``out_dir`` it saves it after every epoch (``metrics.json`` with the per-epoch metrics, the
-final test metrics, throughput and a :func:`jaxfit.core.provenance.run_record`;
-``metrics.csv``, one row per epoch; ``metrics.png``, the learning curves) and writes the
-model state to ``checkpoint.npz`` (reload with :func:`~jaxfit.lensing.checkpoints.load_checkpoint`).
+per-step training losses, the final test metrics with the chance verdict, throughput and a
+:func:`jaxfit.core.provenance.run_record`; ``metrics.csv``, one row per epoch;
+``metrics.png``, the loss curves, validation scores and test ROC curve) and writes the model
+and Adam state with the run's progress to ``checkpoint.npz`` (reload the model with
+:func:`~jaxfit.lensing.checkpoints.load_checkpoint`).
+
+**Resuming.** ``train(config, sources, resume=folder)`` continues the run saved in
+``folder`` from its last completed epoch, with its parameters, batch statistics and Adam
+moments, up to ``config.epochs``. The training images of step ``i`` come from
+``fold_in(train_key, i)`` whichever run takes that step, and the validation and test sets
+from fixed keys, so ``N`` epochs then ``M`` more give the parameters, optimizer state and
+metrics of one run of ``N + M`` epochs (bit for bit on the CPU).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +54,12 @@ from jaxfit.core import checks
 from jaxfit.core.progress import progress_bar
 from jaxfit.core.provenance import run_record
 from jaxfit.lensing.batches import CHANNEL_MODES, augment_batch, channel_weights, split_sources
-from jaxfit.lensing.checkpoints import save_checkpoint
+from jaxfit.lensing.checkpoints import (
+    CHECKPOINT_NAME,
+    checkpoint_meta,
+    load_training_state,
+    save_checkpoint,
+)
 from jaxfit.lensing.cnn import ARCHS, make_model
 from jaxfit.lensing.metrics import classification_metrics
 from jaxfit.lensing.params import EXPERIMENTS, LensSimConfig, SimParams, sim_params
@@ -109,6 +125,12 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """Plain dict (``sim`` nested) for JSON."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: dict) -> TrainConfig:
+        """The config of :meth:`to_dict` (e.g. read back from a checkpoint)."""
+        checks.instance(record, "config record", dict)
+        return cls(**{**record, "sim": LensSimConfig(**record["sim"])})
 
 
 # ----------------------------------------------------------------- compiled functions
@@ -208,8 +230,35 @@ def _keys(seed: int):
 # ----------------------------------------------------------------------------- train
 
 
+def _sources_sha256(sources: np.ndarray, split: dict) -> str:
+    """A fingerprint of the galaxies of a run (their float32 values and the split by id), so
+    a run is resumed only on the data it was trained on."""
+    digest = hashlib.sha256(json.dumps(split, sort_keys=True).encode())
+    digest.update(np.ascontiguousarray(sources, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def _resume(path, config: TrainConfig, graphdef, state, fingerprint: str):
+    """The training state and progress saved at ``path``, checked against this run."""
+    saved = TrainConfig.from_dict(checkpoint_meta(path)["config"])
+    if dataclasses.replace(saved, epochs=config.epochs) != config:
+        ours, theirs = config.to_dict(), saved.to_dict()
+        differ = [k for k in ours if k != "epochs" and ours[k] != theirs[k]]
+        raise ValueError(f"resume: the checkpoint {path} was trained with other settings "
+                         f"({', '.join(differ)}); only epochs may change")
+    model, optimizer = nnx.merge(graphdef, state)
+    progress = load_training_state(path, model, optimizer)
+    if progress["sources_sha256"] != fingerprint:
+        raise ValueError(f"sources must be the galaxies the checkpoint {path} was trained on "
+                         "(same values and ids)")
+    if progress["epoch"] > config.epochs:
+        raise ValueError(f"epochs must be at least the {progress['epoch']} epochs the "
+                         f"checkpoint {path} has trained, got {config.epochs}")
+    return nnx.state((model, optimizer)), progress
+
+
 def train(config: TrainConfig, sources, source_ids=None, out_dir=None,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, resume=None) -> TrainResult:
     """Train the CNN on simulations generated on the device; evaluate on held-out galaxies.
 
     Args:
@@ -220,12 +269,17 @@ def train(config: TrainConfig, sources, source_ids=None, out_dir=None,
         source_ids: ``S`` unique names (e.g. plateifu); default ``source0``, ``source1``...
         out_dir: if given, the result so far is saved there after every epoch
             (:meth:`TrainResult.save`: ``metrics.json``, ``.csv``, ``.png``) with the model
-            state in ``checkpoint.npz``, each file replaced atomically.
+            and optimizer state in ``checkpoint.npz``, each file replaced atomically.
         progress: show a progress bar over the training steps (silenced by ``--quiet``).
+        resume: a checkpoint written by an earlier call (``checkpoint.npz`` or its folder):
+            training continues after its last epoch with its model and Adam state (module
+            doc). Its config must equal ``config`` except ``epochs``, which must be at least
+            the epochs it has done, and ``sources`` / ``source_ids`` must be the same.
 
     Returns:
-        :class:`~jaxfit.lensing.results.TrainResult` with per-epoch metrics, test metrics
-        and steps/s.
+        :class:`~jaxfit.lensing.results.TrainResult` with per-epoch metrics, per-step
+        training losses, test metrics with the chance verdict and steps/s; after a resume
+        its curves cover the whole run.
     """
     checks.instance(config, "config", TrainConfig)
     src, (i_train, i_val, i_test), split = split_sources(sources, source_ids, config.split)
@@ -233,27 +287,32 @@ def train(config: TrainConfig, sources, source_ids=None, out_dir=None,
     val_src, test_src = jnp.asarray(src[i_val]), jnp.asarray(src[i_test])
 
     graphdef, state, train_step, predict = _build(config)
+    fingerprint = _sources_sha256(src, split)
+    done = {"step": 0, "epoch": 0, "history": [], "step_losses": []}
+    if resume is not None:
+        state, done = _resume(resume, config, graphdef, state, fingerprint)
     train_key, val_key, test_key = _keys(config.seed)
     weights = channel_weights(config.channels)
     x_val, y_val = _simulate_eval(val_key, val_src, config, config.n_val)
     y_val = np.asarray(y_val)
 
     steps_per_epoch = -(-config.n_train // config.batch_size)
-    n_steps = steps_per_epoch * config.epochs
     seeds = {"seed": config.seed, "train_key": "fold_in(key(seed), 0), then fold_in(step)",
              "val_key": "fold_in(key(seed), 1)", "test_key": "fold_in(key(seed), 2)"}
-    history: list[dict] = []
+    history: list[dict] = list(done["history"])
+    step_losses: list[float] = list(done["step_losses"])
+    step = done["step"]
     first_step_s = None
     warm_time = 0.0
-    step = 0
     throughput: dict = {}
     paths: dict = {}
 
     def save(model, test=None, test_labels=None, test_scores=None) -> TrainResult:
         """The result so far, saved in ``out_dir`` when there is one."""
         result = TrainResult(
-            model=model, history=list(history), test=test, throughput=throughput, split=split,
-            config=config, test_labels=test_labels, test_scores=test_scores, paths=paths)
+            model=model, history=list(history), step_losses=list(step_losses), test=test,
+            throughput=throughput, split=split, config=config, test_labels=test_labels,
+            test_scores=test_scores, paths=paths)
         if out_dir is not None:
             written = result.save(out_dir, provenance=run_record(seeds=seeds,
                                                                  timings=throughput))
@@ -261,16 +320,17 @@ def train(config: TrainConfig, sources, source_ids=None, out_dir=None,
                          metrics_png=written["png"])
         return result
 
+    n_steps = steps_per_epoch * (config.epochs - done["epoch"])
     with progress_bar(n_steps, f"train {config.experiment}/{config.channels}",
                       enabled=progress) as advance:
-        for epoch in range(config.epochs):
+        for epoch in range(done["epoch"], config.epochs):
             t_epoch = time.perf_counter()
             losses = []
             t_warm = None
             for _ in range(steps_per_epoch):
                 t0 = time.perf_counter()
                 state, loss = train_step(state, train_key, step, train_src, weights)
-                if step == 0:
+                if first_step_s is None:
                     loss.block_until_ready()
                     first_step_s = time.perf_counter() - t0
                 elif t_warm is None:
@@ -280,23 +340,27 @@ def train(config: TrainConfig, sources, source_ids=None, out_dir=None,
                 losses.append(loss)
                 step += 1
                 advance(1)
-            train_loss = float(np.mean(np.asarray(jnp.stack(losses))))
+            epoch_losses = np.asarray(jnp.stack(losses), dtype=np.float64)
+            step_losses.extend(epoch_losses.tolist())
             if t_warm is not None:
                 warm_time += time.perf_counter() - t_warm
             val = classification_metrics(_predict_logits(predict, state, x_val), y_val)
             history.append({
                 "epoch": epoch + 1,
-                "train_loss": train_loss,
+                "train_loss": float(np.mean(epoch_losses)),
                 "val_loss": val["loss"],
                 "val_accuracy": val["accuracy"],
                 "val_roc_auc": val["roc_auc"],
                 "epoch_s": time.perf_counter() - t_epoch,
             })
-            throughput = _throughput(first_step_s, warm_time, step, config)
+            throughput = _throughput(first_step_s, warm_time, step - done["step"], config)
             if out_dir is not None:
-                model, _ = nnx.merge(graphdef, state)
-                paths["checkpoint"] = save_checkpoint(Path(out_dir) / "checkpoint.npz", model,
-                                                      config)
+                model, optimizer = nnx.merge(graphdef, state)
+                paths["checkpoint"] = save_checkpoint(
+                    Path(out_dir) / CHECKPOINT_NAME, model, optimizer, config,
+                    {"step": step, "epoch": epoch + 1, "history": history,
+                     "step_losses": step_losses, "split": split,
+                     "sources_sha256": fingerprint})
                 save(model)
 
     x_test, y_test = _simulate_eval(test_key, test_src, config, config.n_test)

@@ -33,8 +33,10 @@ Every name that lived here before the split is re-exported (``__all__``), so
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
+from jaxfit.core.diagnostics import fit_status
 from jaxfit.core.params import ParamSpec
 from jaxfit.leptons.checklist import (
     CHI2_GOOD_MAX,
@@ -151,9 +153,13 @@ def fit_fixed(
         raise ValueError(f"x0: {clash} are held fixed by fit_fixed's beta and w arguments; "
                          "leave them out of x0")
     spec = (spec or lepton_spec(beta, w)).freeze(["beta", "w"], {"beta": beta, "w": w})
-    return run_fit(problem, spec, x0=x0, n_starts=n_starts, sampler=sampler, seed=seed,
-                   method=method, chunk_size=chunk_size, devices=devices, progress=progress,
-                   errors=errors, options=SCAN_OPTIONS | options)
+    result = run_fit(problem, spec, x0=x0, n_starts=n_starts, sampler=sampler, seed=seed,
+                     method=method, chunk_size=chunk_size, devices=devices, progress=progress,
+                     errors=errors, options=SCAN_OPTIONS | options)
+    # the Hessian part of the status costs a compilation: only with the errors asked for
+    status = fit_status(problem.fun, spec, result.fit, data=problem.data,
+                        hessian="auto" if errors else None)
+    return dataclasses.replace(result, status=status)
 
 
 

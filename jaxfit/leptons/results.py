@@ -14,12 +14,12 @@ magnetic-moment unit, ``beta`` dimensionless, ``w`` in model length units.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from jaxfit.core.diagnostics import FitStatus
 from jaxfit.core.optimize import SUCCESS_STATUS, FitResult
 from jaxfit.core.provenance import run_record
 from jaxfit.core.results import ResultSet
@@ -85,6 +85,9 @@ class LeptonFit(_LeptonResult):
         errors: Hessian uncertainties (:func:`jaxfit.core.uncertainty.hessian_uncertainty`)
             when requested, else None.
         bounds: ``{name: (lower, upper)}`` of the free parameters.
+        status: the :class:`~jaxfit.core.diagnostics.FitStatus` (agreement of starts within
+            delta-chi2 < 1, parameters on a bound; Hessian errors and degenerate directions
+            when ``errors`` were requested), when the workflow computed it.
     """
 
     kind: str
@@ -98,6 +101,7 @@ class LeptonFit(_LeptonResult):
     timings: dict
     errors: Uncertainty | None = None
     bounds: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    status: FitStatus | None = None
 
     default_stem = "lepton_fit"
 
@@ -161,6 +165,7 @@ class LeptonFit(_LeptonResult):
             "settings": self.settings,
             "timings": self.timings,
             "errors": None if self.errors is None else self.errors.to_dict(),
+            "fit_status": None if self.status is None else self.status.to_dict(),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -211,6 +216,8 @@ class LeptonFit(_LeptonResult):
             + (", ".join(f"{n} ({self.bound_sides[n]})" for n in self.bounds_reached)
                or "none"),
         ]
+        if self.status is not None:
+            lines += [f"  {line}" for line in self.status.summary().splitlines()]
         return "\n".join(lines)
 
 
@@ -375,9 +382,7 @@ class LeptonScan(_LeptonResult):
         import matplotlib.pyplot as plt
 
         fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.2))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "no contour levels" when the minimum is sharp
-            self.scan.plot(ax0)
+        self.scan.plot(ax0)  # notes when no contour lies inside the grid
         beta = self.scan.axes[0]
         d = self.scan.delta_chi2
         if self.ndim == 1:
@@ -419,7 +424,7 @@ class LeptonScan(_LeptonResult):
             f"  {failed} of {n_points} grid points did NOT converge",
             "  on bounds at the minimum: " + (", ".join(self.bounds_reached) or "none"),
         ]
-        return "\n".join(lines)
+        return "\n".join(lines + [f"  warning: {w}" for w in self.scan.warnings])
 
 
 @dataclasses.dataclass

@@ -5,6 +5,8 @@ start in one batched program, :func:`jaxfit.leptons.problem.run_scan`) with the 
 mass scale profiled analytically; the result (:class:`~jaxfit.leptons.results.LeptonScan`)
 gives beta_min, the 1-sigma interval and width, its classification, local minima and
 S_opt at the minimum. :data:`PRESETS` names the research grids (:func:`run_preset`).
+:func:`find_contours` needs no grid: it builds one around the best fit from its Hessian
+and refines it until the contours close (:func:`jaxfit.core.contours.profile`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from jaxfit.core import checks
+from jaxfit.core.contours import profile
 from jaxfit.core.params import ParamSpec
+from jaxfit.core.profile_result import ProfileResult
 from jaxfit.leptons.data import LeptonTargets
-from jaxfit.leptons.model import DEFAULT_CONFIG, EnergyConfig
+from jaxfit.leptons.model import BETA_REF, DEFAULT_CONFIG, EnergyConfig
 from jaxfit.leptons.params import DEFAULT_W, SHARED_BOUNDS, check_values, lepton_spec
 from jaxfit.leptons.problem import make_problem, run_scan
 from jaxfit.leptons.results import LeptonScan
@@ -184,3 +188,46 @@ def run_preset(name: str, **kwargs) -> LeptonScan:
         return scan_beta(beta_grid, w=float(w_grid[0]), **kwargs)
     return scan_beta_w(beta_grid, w_grid, **kwargs)
 
+
+
+def find_contours(
+    names=("beta", "w"),
+    *,
+    w: float = DEFAULT_W,
+    kind: str = "mass",
+    config: EnergyConfig = DEFAULT_CONFIG,
+    sigma_model: float = 1e-4,
+    sigma_g: float = 2e-8,
+    include_tau_g: bool = False,
+    targets: LeptonTargets | None = None,
+    spec: ParamSpec | None = None,
+    levels=None,
+    n_starts: int = SCAN_STARTS,
+    seed: int = 0,
+    method: str = SCAN_METHOD,
+    chunk_size: int = 64,
+    devices=None,
+    progress: bool = True,
+    **options,
+) -> ProfileResult:
+    """Profile over beta (``names=("beta",)``, w held at ``w``) or (beta, w) on the grid
+    that finds its contours: centred on the best fit, sized and shaped by its Hessian,
+    refined until the 68.3/95.4/99.7% contours close (:func:`jaxfit.core.contours.profile`,
+    whose warnings name every contour that reaches the bounds: in the tension regime the
+    best fit rests on them).
+
+    Arguments as :func:`scan_beta`; ``levels`` are delta-chi2 levels (default 1, 4, 9 in
+    1-D, 2.30, 6.18, 11.83 in 2-D); :data:`SCAN_OPTIONS` apply unless overridden.
+
+    Raises:
+        ValueError: ``names`` not ``("beta",)`` or ``("beta", "w")``, ``w <= 0``.
+    """
+    names = tuple(names)
+    if names not in (("beta",), ("beta", "w")):
+        raise ValueError(f"names must be ('beta',) or ('beta', 'w'), got {names!r}")
+    w = check_values({"w": w}, "find_contours")["w"]
+    problem = make_problem(kind, config, sigma_model, sigma_g, include_tau_g, targets)
+    spec = _scan_spec(spec, BETA_REF, w, free_w="w" in names)
+    return profile(problem.fun, spec, names, data=problem.data, levels=levels, method=method,
+                   n_starts=n_starts, seed=seed, chunk_size=chunk_size, devices=devices,
+                   progress=progress, **(SCAN_OPTIONS | options))

@@ -131,7 +131,8 @@ def test_fit_prints_the_result_and_writes_the_store(fitted):
     defaults = store.get_model_defaults("lcdm")
     text = flat(fitted["output"])
     assert "lcdm on cmb:planck2018: chi2 = 0.0000" in text  # 4 parameters fit 4 priors
-    assert "success" in text and "stored as new defaults" in text
+    assert "converged" in text and "NOT converged" not in text
+    assert "stored as new defaults" in text
     for name in LCDM_FIT:
         # the printed line shows the stored value (format .8g)
         assert f"{name} = {defaults[name]:.8g} +- " in text, name
@@ -362,3 +363,23 @@ def test_failed_fit_exits_1_and_writes_nothing(tmp_path, monkeypatch):
     text = flat(result.output)
     assert "failed" in text and "fit failed: store unchanged" in text
     assert not (store / "lcdm.json").exists()
+
+
+# --------------------------------------------------------------------------- profile
+def test_profile_help_offers_the_automatic_grid():
+    result = invoke("cosmo", "profile", "--help")
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert "NAME (automatic grid) or NAME=start:stop:n" in text and "--sigmas" in text
+
+
+def test_profile_refuses_a_half_explicit_grid(tmp_path):
+    result = invoke("cosmo", "profile", "--x", "Om0=0.28:0.34:13", "--y", "H0", "--store",
+                    tmp_path / "store", "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "--x/--y must both be NAME (automatic grid) or both NAME=start:stop:n" in flat(
+        result.output)
+    bad = invoke("cosmo", "profile", "--sigmas", "1,x", "--store", tmp_path / "store",
+                 "--out", tmp_path / "out")
+    assert bad.exit_code == 2
+    assert "--sigmas must be a comma list of numbers, got 'x'" in flat(bad.output)

@@ -194,11 +194,11 @@ def test_profile_writes_json_csv_png(profiled):
                                rtol=1e-12)
     png = (out / "lcdm_profile.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
-    assert "lcdm profile over Om0" in flat(profiled["output"])
+    assert "lcdm on cmb: profile over Om0" in flat(profiled["output"])
 
 
 def _read_summary_csv(sampled) -> list[dict]:
-    with open(Path(sampled["folder"]) / "out" / "lcdm_nuts_summary.csv", newline="") as handle:
+    with open(Path(sampled["folder"]) / "out" / "lcdm_nuts.csv", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -216,7 +216,8 @@ def test_sample_writes_json_and_summary_csv(sampled):
     for row, name in zip(rows, LCDM_FIT, strict=True):
         np.testing.assert_allclose(float(row["mean"]), result["summary"][name]["mean"],
                                    rtol=1e-12, err_msg=name)
-    assert "divergences; wrote" in flat(sampled["output"])
+    text = flat(sampled["output"])
+    assert "divergences" in text and "lcdm_nuts.nc" in text and "lcdm_nuts_draws.csv" in text
 
 
 # --------------------------------------------------------------------------- regression

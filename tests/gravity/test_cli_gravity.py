@@ -34,6 +34,9 @@ def test_mw_fit_writes_the_research_outputs(theory_json):
     assert set(saved["theory_fit_params"]) >= {"A_global", "alpha", "lam_coh", "lam_cut",
                                                "burr_ell0", "Q_ref", "phase_sign"}
     assert theory_json.with_suffix(".png").exists()
+    # 30 iterations stop short: the record says so and no verdict passes
+    assert saved["fit_status"]["verdict"] == "NOT converged"
+    assert saved["verdict"]["passed"] is False and saved["verdict"]["converged"] is False
 
 
 def test_cluster_amp_reads_the_mw_fit(theory_json, tmp_path):

@@ -26,4 +26,5 @@ def test_joint_fit_on_synthetic_galaxies_lowers_the_loss(theta, galaxies):
     assert float(jax.jit(go.joint_loss)(theta, data)) == pytest.approx(eager, rel=1e-12)
     grad = jax.grad(go.joint_loss)(theta, data)
     assert all(np.isfinite(float(v)) for v in grad.values())
-    assert set(gcr.verdict(result.metrics)) == {"mw", "sparc", "clusters", "all_passed"}
+    assert set(gcr.verdict(result.metrics, converged=result.fit.success)) == {
+        "mw", "sparc", "clusters", "converged", "all_passed"}

@@ -1,5 +1,6 @@
 """Tests of jaxfit.gravity.mw_fit: the MW kernel fit improves on its start and reports,
-with L-BFGS and with the core differential evolution."""
+with L-BFGS and with the core differential evolution; a fit stopped short says so and never
+passes; the demo and the CLI fit the Milky Way with the same settings."""
 
 from __future__ import annotations
 
@@ -13,10 +14,18 @@ from jaxfit.gravity import mw_fit as gmf
 from jaxfit.gravity import objective as go
 from jaxfit.gravity import params as gp
 
+MW_FIT = gmf.mw_fit  # the real fit, before a test replaces it with a recorder
 
-def test_mw_kernel_fit_improves_and_reports(tmp_path):
+
+@pytest.fixture(scope="module")
+def stopped():
+    """The MW kernel fit cut short: 3 starts, 60 iterations (the default takes 1000)."""
+    return gmf.mw_fit(n_starts=3, maxiter=60, progress=False)
+
+
+def test_mw_kernel_fit_improves_and_reports(tmp_path, stopped):
     start = go.mw_kernel_loss(dict(gp.THEORY_DEFAULTS), go.mw_kernel_data(go.mw_band_radii()))
-    result = gmf.mw_fit(n_starts=3, maxiter=60, progress=False)
+    result = stopped
     assert result.fit.fun < float(start)
     # reported correlation and chi2_K are those of the returned kernel
     assert result.corr_K_emp_theory == pytest.approx(
@@ -37,3 +46,60 @@ def test_mw_fit_with_core_differential_evolution():
     result = gmf.mw_fit(method="de", maxiter=8, popsize=5, polish=False, progress=False)
     assert result.fit.method == "de"
     assert result.fit.fun < float(start)
+
+
+def test_a_fit_stopped_at_maxiter_is_not_converged_and_never_passes(stopped):
+    assert not stopped.fit.success  # the premise: 60 iterations stop every useful start
+    status = stopped.status
+    assert status.verdict == "NOT converged" and not stopped.verdict["passed"]
+    text = stopped.summary()
+    assert "fit status: NOT converged" in text and "passed" not in text
+    # the status reports what the issue asked for, by parameter name
+    assert 1 <= status.n_agree <= status.n_starts == 3
+    assert set(status.spread) == set(gp.THEORY_PARAMS)
+    assert set(status.errors) | set(status.at_bounds) == set(gp.THEORY_PARAMS)
+    # one unit of chi2 of the kernel loss: chi2_K / (n_radii - n_free), reduced chi2 = 1
+    assert status.loss_scale == pytest.approx(stopped.chi2_K / (len(stopped.radii) - 6),
+                                              rel=1e-12)
+    saved = stopped.to_dict()
+    assert saved["fit_status"]["converged"] is False and saved["verdict"]["passed"] is False
+
+
+def test_demo_and_cli_fit_the_milky_way_with_the_same_settings(monkeypatch, tmp_path):
+    """Both call mw_fit with its defaults (n_starts, maxiter, seed, ...), so with the same
+    seed they reach the same optimum; only the progress display may differ."""
+    import inspect
+
+    from typer.testing import CliRunner
+
+    from jaxfit.cli.gravity import demo_part
+    from jaxfit.cli.main import app
+
+    calls = []
+
+    class Recorded(Exception):
+        pass
+
+    def record(**kwargs):
+        calls.append(kwargs)
+        raise Recorded
+
+    monkeypatch.setattr(gmf, "mw_fit", record)
+    with pytest.raises(Recorded):
+        demo_part(tmp_path, quiet=True)
+    CliRunner().invoke(app, ["--quiet", "gravity", "mw-fit", "--out-json",
+                             str(tmp_path / "mw.json")])
+    assert len(calls) == 2
+
+    signature = inspect.signature(MW_FIT)
+
+    def settings(kwargs):
+        bound = signature.bind(**kwargs)
+        bound.apply_defaults()
+        out = dict(bound.arguments)
+        out.pop("progress")
+        out["empirical"] = dict(out["empirical"])
+        return out
+
+    demo, cli = map(settings, calls)
+    assert demo == cli

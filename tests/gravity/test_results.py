@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import jaxfit  # noqa: F401  (float64)
+from jaxfit.core.diagnostics import FitStatus
 from jaxfit.core.optimize import STATUS_MESSAGES, FitResult
 from jaxfit.core.results import Result
 from jaxfit.gravity import cluster_fit as gcfit
@@ -42,6 +43,14 @@ def _fit_result(params: dict, converged: bool) -> FitResult:
                      x_free=np.array(list(params.values())))
 
 
+def _status(theta, converged: bool) -> FitStatus:
+    """A made-up fit status at ``theta``: three starts agreeing, no degeneracy."""
+    return FitStatus(converged=converged, message=STATUS_MESSAGES[0 if converged else 2],
+                     loss_scale=1e-6, n_starts=4, n_agree=3, best=dict(theta),
+                     spread={n: (v, v) for n, v in theta.items()}, at_bounds={},
+                     not_unique=(), errors={n: 0.1 for n in theta}, degenerate=())
+
+
 def _mw_fit(theta, converged: bool) -> gres.MWFit:
     radii = np.linspace(12.0, 16.0, 8)
     K_emp = np.asarray(ge.empirical_kernel(radii, dict(gp.RESEARCH_MW_EMPIRICAL)))
@@ -49,7 +58,7 @@ def _mw_fit(theta, converged: bool) -> gres.MWFit:
     corr = float(np.corrcoef(K_th, K_emp)[0, 1])
     return gres.MWFit("kernel", dict(theta), 1.0, corr, float(np.mean((K_th - K_emp) ** 2)),
                       None, converged, radii, K_th, K_emp, _fit_result(theta, converged),
-                      {"r_min": 12.0, "r_max": 16.0})
+                      {"r_min": 12.0, "r_max": 16.0}, _status(theta, converged))
 
 
 def _joint_fit(theta, converged: bool) -> gres.JointFit:

@@ -49,6 +49,14 @@ def test_train_and_sweep_write_metrics(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["epochs"]) == 1
     assert (out / "checkpoint.npz").exists()
+    # --resume continues the run in its folder with its settings, up to --epochs in all
+    result = invoke("--quiet", "lensing", "train", "--resume", out, "--epochs", "2")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
+    assert len(metrics["step_losses"]) == 4 and metrics["config"]["n_train"] == 64
+    result = invoke("lensing", "train", "--resume", out, "--epochs", "3", "--arch", "deep")
+    assert result.exit_code == 2 and "drop --arch" in result.output
     sweep_out = tmp_path / "sweep"
     result = invoke("--quiet", "lensing", "sweep", "--sub-factors", "0.3", "--psf-sigmas", "0",
                     "--noise-levels", "0", "--channel-modes", "both,vel_only", "--epochs", "1",
@@ -56,6 +64,7 @@ def test_train_and_sweep_write_metrics(tmp_path):
     assert result.exit_code == 0, result.output
     rows = pd.read_csv(sweep_out / "sweep.csv")
     assert list(rows["channels"]) == ["both", "vel_only"]
+    assert rows["beats_chance"].dtype == bool
     assert (sweep_out / "sweep.png").exists()
 
 

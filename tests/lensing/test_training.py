@@ -71,6 +71,10 @@ def test_easy_case_lensed_vs_unlensed(easy_run):
     assert result.test["roc_auc"] > 0.98
     assert len(result.history) == EASY.epochs
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert len(result.step_losses) == EASY.epochs * 10
+    np.testing.assert_allclose(np.mean(result.step_losses[:10]), result.history[0]["train_loss"],
+                               rtol=1e-12)
+    assert result.test["beats_chance"] and result.test["chance_p_value"] < 1e-30
     assert result.throughput["warm_steps_per_s"] > 0
     assert result.throughput["n_steps"] == EASY.epochs * 10
 
@@ -131,16 +135,35 @@ def test_train_result_implements_the_result_protocol(easy_run, tmp_path):
     record = json.loads(paths["json"].read_text())
     assert record == json.loads(json.dumps(result.to_dict()))
     assert record["steps_per_epoch"] == 10 and "provenance" not in record
+    assert len(record["step_losses"]) == EASY.epochs * 10
     fig = result.plot()
-    assert len(fig.axes) == 2
+    ax_loss, ax_score, ax_roc = fig.axes
+    # loss curves: every step's training loss, the epoch means and the validation loss
+    step_curve, train_curve, val_curve = ax_loss.lines
+    np.testing.assert_allclose(step_curve.get_ydata(), result.step_losses)
+    np.testing.assert_allclose(val_curve.get_ydata(), [h["val_loss"] for h in result.history])
+    np.testing.assert_allclose(train_curve.get_xdata(), [10, 20, 30])
+    assert "AUC" in ax_roc.get_legend().get_texts()[0].get_text()
     text = result.summary()
-    assert "test on held-out galaxies gal5" in text and "near chance" not in text
+    assert "test on held-out galaxies gal5" in text and "test beats chance" in text
+    assert "NOT better than chance" not in text and result.beats_chance
     assert f"{result.test['accuracy']:.3f}" in text and len(text.splitlines()) <= 5
 
 
-def test_train_result_summary_before_testing_and_near_chance(easy_run):
+def test_train_result_summary_before_testing_and_at_chance(easy_run):
     result, _ = easy_run
     partial = dataclasses.replace(result, test=None, history=result.history[:1])
     assert "not tested yet" in partial.summary() and "1 of 3 epochs" in partial.summary()
-    guess = dataclasses.replace(result, test=dict(result.test, accuracy=0.52))
-    assert "near chance" in guess.summary()
+    assert partial.beats_chance is None
+    # 104 of 200 right against a majority-class rate of 0.5: binomial p = 0.31
+    guess = dataclasses.replace(result, test=dict(result.test, accuracy=0.52,
+                                                  majority_rate=0.5, roc_auc=0.52))
+    assert "NOT better than chance" in guess.summary() and not guess.beats_chance
+    assert "beats chance" not in guess.summary() and "threshold is off" not in guess.summary()
+    # the research CNN on a held-out galaxy: every image on one side of zero (accuracy =
+    # the minority rate) while the scores rank the classes perfectly
+    shifted = dataclasses.replace(result, test=dict(result.test, accuracy=0.4725,
+                                                    majority_rate=0.5275, roc_auc=1.0))
+    assert "NOT better than chance" in shifted.summary()
+    assert "its scores rank the classes (AUC test p < 0.01) but the threshold is off" in (
+        shifted.summary())

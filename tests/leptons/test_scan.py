@@ -107,3 +107,41 @@ def test_bad_grids_get_clear_errors():
         S.scan_beta([3.0, float("nan")], progress=False)
     with pytest.raises(ValueError, match="at least 2 points"):
         S.scan_beta_w([3.0, 3.1], [0.02], progress=False)
+
+
+def test_find_contours_closes_the_synthetic_beta_interval(tmp_path):
+    """No grid given: the 1-D profile over beta is centred on the best fit (the synthetic
+    truth 3.10), its 68.3/95.4/99.7% intervals close inside the bounds and agree with the
+    fixed-grid scan's interval (both interpolate sqrt(delta-chi2); 1e-4 in beta, the fixed
+    grid's step being 0.01)."""
+    auto = S.find_contours(("beta",), w=0.02, sigma_model=1e-4, config=FAST, targets=SYNTH,
+                           spec=RECOVERY_SPEC, progress=False)
+    assert auto.warnings == () and all(auto.closed) and all(auto.resolved)
+    assert auto.best_point["beta"] == pytest.approx(TRUE_BETA, abs=1e-6)
+    low, high = auto.interval()
+    assert low < TRUE_BETA < high
+    grid = S.scan_beta(RECOVERY_GRID, w=0.02, sigma_model=1e-4, global_fit=False, **SCAN_KW)
+    assert (low, high) == pytest.approx(grid.interval, abs=1e-4)
+    paths = auto.save(tmp_path, "auto")
+    assert paths["png"].stat().st_size > 10_000
+    with pytest.raises(ValueError, match=r"names must be \('beta',\) or \('beta', 'w'\)"):
+        S.find_contours(("w",), progress=False)
+
+
+def test_scan_plot_notes_when_no_contour_lies_inside_the_grid(tmp_path):
+    """Item 6 of issue 15: in the tension regime every grid point lies far above the levels
+    (delta-chi2 ~1e3 here); the plot still shows the surface and says why no contour."""
+    from jaxfit.core.scan import ScanResult
+
+    beta, w = np.linspace(3.0, 3.2, 5), np.geomspace(0.005, 0.05, 4)
+    chi2 = 1e7 + 1e3 * (1.0 + np.add.outer(np.arange(5), np.arange(4)))
+    result = ScanResult(names=("beta", "w"), axes=(beta, w), chi2=chi2,
+                        best={"beta": np.add.outer(beta, 0 * w), "w": np.add.outer(0 * beta, w)},
+                        status=np.zeros((5, 4), int), n_converged=np.ones((5, 4), int),
+                        n_starts=1, profile=True)
+    figure = result.plot()
+    texts = [t.get_text() for t in figure.axes[0].texts]
+    assert texts == ["no contour inside the grid (at most one point below each level): "
+                     "delta-chi2 from 0 to 7e+03"]
+    assert len(figure.axes[0].collections) >= 1  # the log-scale surface
+    assert figure.axes[1].get_ylabel() == r"$\log_{10}(\Delta\chi^2 + 1)$"  # its colour bar
