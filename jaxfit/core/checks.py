@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -165,6 +166,34 @@ def existing_folder(path, what: str) -> Path:
         raise ValueError(f"{what} must be a folder, got the file {path}")
     if not path.is_dir():
         raise FileNotFoundError(f"{what} not found: {path}")
+    return path
+
+
+def writable_folder(path, what: str = "--out") -> Path:
+    """``path`` as a Path to a folder that this process can create files in, created if
+    missing: checked before long work or a store write, so a run that cannot save its
+    results fails before it costs anything (and before it changes anything stored).
+
+    Raises:
+        ValueError: ``path`` (or a parent) is a file.
+        PermissionError: the folder cannot be created or written.
+    """
+    path = Path(os.fspath(path)).expanduser()
+    for parent in (path, *path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{what} must be a folder, got the file {parent}")
+            break
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f"{what} cannot be created: {path} ({err.strerror})") from None
+    # os.access ignores some read-only mounts; a real probe file answers for all of them
+    try:
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".jaxfit-probe.", delete=True)
+    except OSError as err:
+        raise PermissionError(f"{what} is not writable: {path} ({err.strerror})") from None
+    probe.close()
     return path
 
 
