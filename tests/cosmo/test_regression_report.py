@@ -29,6 +29,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -149,9 +150,15 @@ def profiled(run_once):
 
 
 def _sample(folder) -> dict:
-    return _cli(folder, "cosmo", "sample", "--model", "lcdm", "--datasets", "cmb",
-                "--chains", 2, "--warmup", 50, "--samples", 50,
-                "--store", folder / "store", "--out", folder / "out")
+    first = _cli(folder, "cosmo", "sample", "--model", "lcdm", "--datasets", "cmb",
+                 "--chains", 2, "--warmup", 50, "--samples", 50,
+                 "--store", folder / "store", "--out", folder / "out")
+    if first["exit_code"] == 0:  # continue a copy of the chains by 30 draws, no warmup
+        shutil.copytree(folder / "out", folder / "resumed")
+        first["resume"] = _cli(folder, "cosmo", "sample", "--model", "lcdm", "--datasets",
+                               "cmb", "--resume", folder / "resumed", "--samples", 30,
+                               "--store", folder / "store")
+    return first
 
 
 @pytest.fixture(scope="module")
@@ -470,3 +477,22 @@ def test_quick_regression_of_a_fit_made_with_data_dir(tmp_path, monkeypatch):
     rows = regression(store, quick=True)  # JAXFIT_DATA is empty: no download to fall back on
     assert rows[0]["datasets"] == "bao:desi_dr1"
     assert rows[0]["reproduced"] is True
+
+
+def test_sample_resume_appends_draws_without_warmup(sampled):
+    """`cosmo sample --resume DIR`: the 2 x 50 draws are kept as they were and 2 x 30 new
+    ones follow, drawn with each chain's saved step size (no new warmup)."""
+    resume = sampled["resume"]
+    assert resume["exit_code"] == 0, resume["output"] + resume["exception"]
+    folder = Path(sampled["folder"])
+    before = pd.read_csv(folder / "out" / "lcdm_nuts_draws.csv")
+    after = pd.read_csv(folder / "resumed" / "lcdm_nuts_draws.csv")
+    assert len(before) == 2 * 50 and len(after) == 2 * 80
+    kept = after[after["draw"] < 50].sort_values(["chain", "draw"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept[before.columns], before.sort_values(
+        ["chain", "draw"]).reset_index(drop=True), rtol=1e-15)
+    state_before = json.loads((folder / "out" / "lcdm_nuts_state.json").read_text())
+    state_after = json.loads((folder / "resumed" / "lcdm_nuts_state.json").read_text())
+    assert state_after["step_size"] == state_before["step_size"]
+    record = json.loads((folder / "resumed" / "lcdm_nuts.json").read_text())
+    assert record["provenance"]["continues"] is not None
