@@ -1,12 +1,18 @@
-"""``python -m benchmarks [--size small|full] [--domains core ...] [--devices cpu,gpu]``."""
+"""``python -m benchmarks [--size small|full] [--domains core ...] [--devices cpu,gpu]``.
+
+A failure ends as the one line ``jaxfit bench`` prints (:mod:`jaxfit.cli.boundary`), with
+the same exit codes; ``--debug`` shows the traceback instead."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import jaxfit  # noqa: F401  (precision policy)
 from benchmarks.suite import DOMAINS, run_suite
+from jaxfit.cli.boundary import exit_code_of, line_of
+from jaxfit.core.precision import check_environment
 
 
 def main(argv=None) -> list[dict]:
@@ -15,9 +21,17 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--domains", nargs="+", choices=DOMAINS, default=list(DOMAINS))
     parser.add_argument("--devices", default="cpu,gpu", help="comma list of cpu, gpu")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--debug", action="store_true", help="show a failure's traceback")
     args = parser.parse_args(argv)
     devices = [d.strip() for d in args.devices.split(",") if d.strip()]
-    return run_suite(args.domains, args.size, devices, args.out)
+    try:
+        check_environment()
+        return run_suite(args.domains, args.size, devices, args.out)
+    except Exception as err:
+        if args.debug:
+            raise
+        print(line_of(err), file=sys.stderr)
+        raise SystemExit(exit_code_of(err)) from None
 
 
 if __name__ == "__main__":

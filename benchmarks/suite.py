@@ -17,7 +17,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from jaxfit.core.io import atomic_write_bytes, save_figure, write_json
+from jaxfit.core.checks import writable_folder
+from jaxfit.core.io import json_bytes, png_bytes, write_files
 from jaxfit.core.provenance import run_record
 
 DOMAINS = ("core", "cosmo", "leptons", "gravity", "lensing")
@@ -92,8 +93,9 @@ def markdown_table(rows: list[dict], title: str) -> str:
     return "\n".join(lines + [""] + notes) + "\n"
 
 
-def bar_chart(rows: list[dict], path: Path):
-    """Warm time per task and device (log scale), with the reference where there is one."""
+def bar_chart(rows: list[dict]):
+    """Warm time per task and device (log scale), with the reference where there is one:
+    a new matplotlib figure."""
     import matplotlib.pyplot as plt
 
     tasks = list(dict.fromkeys(r["task"] for r in rows))
@@ -115,18 +117,33 @@ def bar_chart(rows: list[dict], path: Path):
     ax.set(xscale="log", xlabel="warm time [s] (lower is better)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return fig
+
+
+def checked_out(out) -> Path:
+    """``out`` as the path of the JSON file to write, checked before any benchmark runs:
+    not a folder, and its folder writable (created if missing)."""
+    out = Path(out).expanduser()
+    if out.suffix in (".md", ".png"):  # the table and the chart take those names
+        raise ValueError(f"wrong suffix (--out {out}): a .json file path was expected")
+    if out.is_dir():
+        raise IsADirectoryError(f"a folder where a file is expected (--out {out}): a JSON "
+                                f"file path was expected, e.g. {out / 'bench.json'}")
+    writable_folder(out.parent, f"the folder of --out {out}")
+    return out
 
 
 def run_suite(domains=DOMAINS, size: str = "small", devices=("cpu", "gpu"),
               out: Path | None = None, say=print) -> list[dict]:
     """Run ``domains`` at ``size`` on every present platform of ``devices``; write
-    ``out`` (JSON) and its ``.png`` bar chart; returns the rows."""
+    ``out`` (JSON), its ``.md`` table and ``.png`` bar chart, all three or none; returns
+    the rows. Every argument, ``out`` included, is checked before the first benchmark."""
     unknown = [d for d in domains if d not in DOMAINS]
     if unknown:
         raise ValueError(f"domains: unknown {unknown}; valid: {', '.join(DOMAINS)}")
     if size not in ("small", "full"):
         raise ValueError(f"size must be 'small' or 'full', got {size!r}")
+    out = None if out is None else checked_out(out)
     present, missing = available_platforms(devices)
     for platform in missing:
         say(f"no {platform.upper()} present on this machine (JAX backends: "
@@ -140,11 +157,14 @@ def run_suite(domains=DOMAINS, size: str = "small", devices=("cpu", "gpu"),
     _ratio_gpu_over_cpu(rows)
     print_table(rows, f"jaxfit benchmarks ({size}; {', '.join(present)})")
     if out is not None:
-        out = Path(out)
-        write_json(out, {"rows": rows, "missing_devices": missing,
-                         "provenance": run_record(size=size, domains=list(domains))})
         title = f"jaxfit benchmarks ({size}; {', '.join(present)})"
-        table = atomic_write_bytes(out.with_suffix(".md"), markdown_table(rows, title).encode())
-        chart = bar_chart(rows, out.with_suffix(".png")) if rows else None
-        say(f"wrote {out}, {table}" + (f" and {chart}" if chart else ""))
+        contents = {
+            out.name: json_bytes({"rows": rows, "missing_devices": missing,
+                                  "provenance": run_record(size=size, domains=list(domains))}),
+            out.with_suffix(".md").name: markdown_table(rows, title).encode(),
+        }
+        if rows:
+            contents[out.with_suffix(".png").name] = png_bytes(bar_chart(rows))
+        paths = list(write_files(out.parent, contents).values())
+        say(f"wrote {', '.join(map(str, paths))}")
     return rows

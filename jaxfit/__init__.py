@@ -2,9 +2,11 @@
 
 Importing jaxfit applies the precision policy of :mod:`jaxfit.core.precision`:
 float64 is switched on for physics unless the environment variable
-``JAXFIT_PRECISION=float32`` asks otherwise. It also switches on the persistent
-compilation cache in the user's cache folder (:mod:`jaxfit.core.compile_cache`):
-``JAXFIT_COMPILE_CACHE=0`` keeps it off, ``JAXFIT_COMPILE_CACHE=DIR`` moves it, and
+``JAXFIT_PRECISION=float32`` asks otherwise (any other value keeps float64 at import;
+the CLI then stops with one line naming it, and ``require_float64`` raises it). It also
+switches on the persistent compilation cache in the user's cache folder
+(:mod:`jaxfit.core.compile_cache`): ``JAXFIT_COMPILE_CACHE=0`` keeps it off,
+``JAXFIT_COMPILE_CACHE=DIR`` moves it, and
 ``jaxfit.core.compile_cache.disable_compile_cache()`` switches it off after import.
 """
 

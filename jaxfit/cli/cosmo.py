@@ -9,7 +9,8 @@ import typer
 
 from jaxfit.cli.boundary import message_of
 from jaxfit.cli.state import STATE, parse_list, say
-from jaxfit.core.io import to_jsonable, write_json
+from jaxfit.core import checks
+from jaxfit.core.io import read_json, to_jsonable, write_json
 
 cosmo_app = typer.Typer(help="LCDM and PBUF fits to CMB priors, BAO and SN; the parameter store.",
                         no_args_is_help=True)
@@ -22,9 +23,39 @@ STORE_OPTION = typer.Option(
 
 
 def _store(path):
-    from jaxfit.cosmo.store import OptimizedParameterStore
+    """The store at ``--store`` (else $JAXFIT_STORE, else the per-user folder); a file in
+    its path is bad input (exit 2), found before anything is read or written."""
+    from jaxfit.cosmo.store import OptimizedParameterStore, resolve_store_dir
 
-    return OptimizedParameterStore(path)
+    root = resolve_store_dir(path)
+    for parent in (root, *root.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"parameter store (--store {root}): must be a folder, "
+                                 f"got the file {parent}")
+            break
+    return OptimizedParameterStore(root)
+
+
+def _writable_out(out, what: str = "--out"):
+    """``out`` checked writable (created if missing) before any long work or store write;
+    None stays None."""
+    return None if out is None else checks.writable_folder(out, what=what)
+
+
+def _checked_overrides(config, overrides: dict, model: str) -> dict:
+    """The config's ``parameter_overrides``, each a parameter of ``model`` inside its
+    bounds (the message names the file and the key)."""
+    from jaxfit.cosmo.model import get_model
+
+    params = {p.name: p for p in get_model(model).spec.params}
+    for name, value in overrides.items():
+        where = f"config file {config} (parameter_overrides.{name})"
+        if name not in params:
+            raise ValueError(f"{where}: must be a parameter of {model} "
+                             f"({', '.join(params)}), got {name!r}")
+        checks.real(value, where, low=params[name].lower, high=params[name].upper)
+    return overrides
 
 
 def _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_start, store,
@@ -33,6 +64,7 @@ def _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_sta
     from jaxfit.cosmo.config import load_config
     from jaxfit.cosmo.fit import optimize_parameters
 
+    out = _writable_out(out)  # before the fit and before the store is written
     cfg, options = {}, {}
     if config is not None:
         try:
@@ -47,16 +79,19 @@ def _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_sta
     cov_scale = cov_scale if cov_scale is not None else options.get("covariance_scaling", 1.0)
     dry_run = dry_run or options.get("dry_run", False) or not options.get("save_results", True)
     warm_start = warm_start or options.get("warm_start", False)
+    store = _store(store)
+    if not dry_run:  # a read-only store fails here, not after the fit
+        checks.writable_folder(store.root, what="--store")
     result = optimize_parameters(
         model,
         datasets,
         parse_list(optimize, "--optimize") if optimize else None,
-        cfg.get("parameter_overrides", {}),
+        _checked_overrides(config, cfg.get("parameter_overrides", {}), model),
         frozen=parse_list(frozen, "--frozen") if frozen else [],
         cov_scale=cov_scale,
         method=method,
         n_starts=n_starts,
-        store=_store(store),
+        store=store,
         warm_start=warm_start,
         dry_run=dry_run,
         data_dir=data_dir,
@@ -72,8 +107,9 @@ def _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_sta
     if out is not None:
         paths = result.save(out, f"{model}_fit")
         say(f"  wrote {paths['json']}, {paths['csv'].name}, {paths['png'].name}")
-    if not result.converged:
-        raise typer.Exit(1)
+    if not result.converged:  # a line of its own, so that --quiet still says why it failed
+        raise RuntimeError(f"fit did not converge (model {model}): a converged fit was "
+                           "expected; the store is unchanged")
     return result
 
 
@@ -134,6 +170,10 @@ def store_history(model: str = typer.Argument(..., help="lcdm or pbuf."),
 def store_export(out: Path = typer.Option(Path("reports/optimization_summary.json"), "--out"),
                  store: Path = STORE_OPTION):
     """Write the optimisation summary JSON."""
+    out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"summary file (--out {out}): must be a file path, got a folder")
+    _writable_out(out.parent)
     path = _store(store).export_optimization_summary(out)
     say(f"wrote {path}")
 
@@ -145,10 +185,13 @@ def store_check(store: Path = STORE_OPTION):
     status = s.check()
     for model, state in status.items():
         say(f"{model}: {state}")
-    if any(state.startswith(("corrupt", "newer")) for state in status.values()):
+    bad = [model for model, state in status.items() if state.startswith(("corrupt", "newer"))]
+    if bad:
         # check() only reports: loading a corrupt file would move it aside and rebuild it
-        say("store has problems; run a fit or `jaxfit cosmo store show` to rebuild it")
-        raise typer.Exit(1)
+        raise RuntimeError(f"parameter store ({s.root}, models {', '.join(bad)}): must hold "
+                           "valid files of this jaxfit's format; run a fit or `jaxfit cosmo "
+                           "store show` to rebuild a corrupt one (a newer one needs a newer "
+                           "jaxfit)")
     differences = s.validate_cross_model_consistency()
     for name, diff in differences.items():
         say(f"  {name}: relative spread between models {diff:.2e}")
@@ -163,7 +206,12 @@ def report(out: Path = typer.Option(Path("jaxfit-results/cosmo-report"), "--out"
     """HTML report: optimisation summary, stored defaults, BAO residuals, NUTS posteriors."""
     from jaxfit.cosmo.report import write_report
 
-    say(f"wrote {write_report(_store(store), out, posterior)}")
+    if posterior.exists() and not posterior.is_dir():
+        raise ValueError(f"posterior folder (--posterior {posterior}): must be a folder of "
+                         "`jaxfit cosmo sample` runs, got a file")
+    store = _store(store)
+    out = _writable_out(out)
+    say(f"wrote {write_report(store, out, posterior)}")
 
 
 def _data(model, datasets, store):
@@ -205,6 +253,7 @@ def profile(
     from jaxfit.core.scan import levels_for_sigmas, parse_grid
     from jaxfit.cosmo.objective import chi2
 
+    out = _writable_out(out)
     data, spec = _data(model, datasets, store)
     axes = [axis.partition("=") for axis in (x, y) if axis]
     names = [name.strip() for name, _, _ in axes]
@@ -262,6 +311,9 @@ def sample(
     from jaxfit.cosmo.objective import chi2
 
     stem = f"{model}_nuts"
+    if resume is not None:
+        checks.existing_folder(resume, "--resume folder")
+    out = _writable_out(out or resume or Path("jaxfit-results/cosmo-sample"))
     data, spec = _data(model, datasets, store)
     earlier = None
     if resume is None:
@@ -269,7 +321,7 @@ def sample(
                              num_samples=samples, seed=seed, init=dict(spec.defaults))
     else:
         previous = read_posterior(resume, stem)
-        earlier = json.loads((Path(resume) / f"{stem}.json").read_text()).get("provenance")
+        earlier = read_json(Path(resume) / f"{stem}.json", "--resume record").get("provenance")
         saved_datasets = (earlier or {}).get("datasets", datasets)
         if set(parse_list(saved_datasets, "--datasets")) != set(parse_list(datasets, "--datasets")):
             raise typer.BadParameter(f"the chains in {resume} sampled {saved_datasets}, "
@@ -278,8 +330,7 @@ def sample(
     reference = hessian_uncertainty(chi2, spec, dict(spec.defaults), data=data)
     provenance = run_record(seeds={"nuts": result.seed}, model=model, datasets=datasets,
                             continues=earlier)
-    paths = result.save(out or resume or Path("jaxfit-results/cosmo-sample"), stem,
-                        provenance, reference=reference)
+    paths = result.save(out, stem, provenance, reference=reference)
     say(result.table.to_string(float_format=lambda v: f"{v:.5g}"))
     say(result.summary())
     say(f"wrote {paths['nc']}, {paths['draws'].name}, {paths['png'].name}, "
@@ -298,7 +349,9 @@ def regression(
     from jaxfit.cosmo.regression import REGRESSION_RTOL
     from jaxfit.cosmo.regression import regression as run_regression
 
-    rows = run_regression(_store(store), quick=quick)
+    store = _store(store)
+    out = _writable_out(out)
+    rows = run_regression(store, quick=quick)
     if not rows:
         say("no stored optimisation to check")
         return
@@ -313,8 +366,10 @@ def regression(
         say(f"{line}; tolerance {REGRESSION_RTOL:g}: {verdict}")
     if out is not None:
         write_json(Path(out) / "regression.json", {"rows": rows, "rtol": REGRESSION_RTOL})
-    if not all(r["reproduced"] for r in rows):
-        raise typer.Exit(1)
+    failed = [r["model"] for r in rows if not r["reproduced"]]
+    if failed:
+        raise RuntimeError(f"regression not reproduced (models {', '.join(failed)}): the "
+                           f"stored chi2 within relative {REGRESSION_RTOL:g} was expected")
 
 
 def demo_part(out: Path, quiet: bool = False) -> dict:

@@ -1,10 +1,26 @@
-"""``jaxfit data``: download public data sets into the local cache (needs network)."""
+"""``jaxfit data``: download public data sets into the local cache (needs network).
+
+The cache folder is checked writable before the first download; a failed download or an
+unreadable file ends in the error boundary's one line (also under --quiet).
+"""
 
 from __future__ import annotations
+
+import os
 
 import typer
 
 from jaxfit.cli.state import parse_list, say
+from jaxfit.core.checks import writable_folder
+
+
+def _writable_data_folder(sub: str):
+    """``data_home() / sub``, created and checked writable before any download."""
+    from jaxfit.core.download import data_home
+
+    what = "JAXFIT_DATA" if os.environ.get("JAXFIT_DATA") else "the data folder"
+    return writable_folder(data_home() / sub, what)
+
 
 data_app = typer.Typer(help="Download public data sets into the jaxfit cache.",
                        no_args_is_help=True)
@@ -26,7 +42,7 @@ def cosmo(
     force: bool = typer.Option(False, "--force", help="Download again even if present."),
 ):
     """BAO and SN files in the cobaya formats (CobayaSampler/bao_data and sn_data)."""
-    from jaxfit.core.download import data_home, fetch
+    from jaxfit.core.download import fetch
     from jaxfit.cosmo.datasets import BAO_DATASETS, SN_DATASETS, download_urls
 
     registry = {**BAO_DATASETS, **SN_DATASETS}
@@ -34,12 +50,8 @@ def cosmo(
     urls = {}
     for name in names:
         urls |= download_urls(registry[name])
-    destination = data_home() / "cosmology"
-    try:
-        paths = fetch(urls, destination, force=force)
-    except RuntimeError as err:
-        say(f"[red]{err}[/]")
-        raise typer.Exit(1) from None
+    destination = _writable_data_folder("cosmology")
+    paths = fetch(urls, destination, force=force)
     say(f"{len(paths)} files for {', '.join(names)} in {destination}; the cosmo loaders "
         "find them there without --data-dir")
 
@@ -50,16 +62,12 @@ def sparc(
 ):
     """SPARC rotation curves (Rotmod_LTG.zip) and galaxy table (SPARC_Lelli2016c.mrt) from
     astroweb.case.edu (Lelli, McGaugh & Schombert 2016, AJ 152, 157)."""
-    from rich.markup import escape
-
-    from jaxfit.core.download import data_home
     from jaxfit.gravity.data import SPARC_MASTER_FILE, download_sparc, load_sparc
 
+    folder = download_sparc(_writable_data_folder("sparc"), force=force, check=False)
     try:
-        folder = download_sparc(data_home() / "sparc", force=force, check=False)
         batch = load_sparc(folder, master=folder / SPARC_MASTER_FILE)
-    except (RuntimeError, ValueError) as err:
-        say(f"[red]{escape(str(err))}[/]")
-        raise typer.Exit(1) from None
+    except ValueError as err:  # the files the download kept: a runtime failure, not input
+        raise RuntimeError(f"{err}; `jaxfit data sparc --force` downloads them again") from None
     say(f"SPARC: {batch.n_galaxies} galaxies ({batch.n_total} points) in {folder}; the "
         "gravity loaders find them there without --rotmod-dir")

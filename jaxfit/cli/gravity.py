@@ -4,7 +4,13 @@ cluster amplitude, joint fit), with the research scripts' flags.
 Each command writes its result's three files (:meth:`jaxfit.core.results.Result.save`)
 next to the path its ``--out-json`` / ``--out-csv`` option names: ``--out-json dir/x.json``
 writes ``dir/x.json``, ``dir/x.csv`` and ``dir/x.png``. Errors become one line
-(:mod:`jaxfit.cli.boundary`)."""
+(:mod:`jaxfit.cli.boundary`).
+
+Every command checks, in this order and before any compilation or fit: its option values
+(speeds in (0, 1e4] km/s, the band 0 < r_min < r_max, counts, weights; the physical
+ceilings of :mod:`jaxfit.gravity.limits`), its input files (each reader checks every value
+and names file, line or key), then that its output folder is writable and that none of its
+three files is a folder."""
 
 from __future__ import annotations
 
@@ -48,8 +54,26 @@ SEED = typer.Option(0, "--seed")
 MAXITER = typer.Option(200, "--maxiter", help="Iterations (L-BFGS) or generations (DE).")
 
 
-def _bad(err: Exception, hint: str | None = None):
-    raise typer.BadParameter(str(err), param_hint=hint) from None
+def _output(path: Path, option: str) -> None:
+    """Check that the three files of ``path``'s stem can be written, before the long work:
+    the folder is created and probed (:func:`jaxfit.core.checks.writable_folder`) and none
+    of ``stem.json/.csv/.png`` is a folder."""
+    from jaxfit.core.checks import writable_folder
+
+    folder = writable_folder(Path(path).parent, what=f"the folder of {option}")
+    for suffix in (".json", ".csv", ".png"):
+        target = folder / f"{Path(path).stem}{suffix}"
+        if target.is_dir():
+            raise ValueError(f"{option} ({path}): {target} must be a file, got a folder")
+
+
+def _counts(options: dict) -> None:
+    """Check the optional positive integer options, ``{"--flag": value or None}``."""
+    from jaxfit.core.checks import count
+
+    for option, value in options.items():
+        if value is not None:
+            count(value, option)
 
 
 def _stars(path, r_min, r_max):
@@ -112,22 +136,24 @@ def mw_fit(
 ):
     """Fit the theory kernel to the empirical kernel (or the rotation curve) of the MW; the
     summary gives the fit status (converged, starts agreeing, errors, degeneracies)."""
-    import json
-
+    from jaxfit.core.checks import one_of
+    from jaxfit.gravity.fit_files import read_empirical_json
+    from jaxfit.gravity.limits import band, speed
     from jaxfit.gravity.mw_fit import mw_fit as fit_mw
     from jaxfit.gravity.params import RESEARCH_MW_EMPIRICAL
 
+    one_of(target, "--target", ("kernel", "vc"))
+    band(r_min, r_max, ("--r-min", "--r-max"))
+    speed(sigma_v, "--sigma-v [km/s]")
+    _counts({"--n-starts": n_starts, "--maxiter": maxiter})
     empirical = dict(RESEARCH_MW_EMPIRICAL)
     if mw_fit_json is not None:
-        try:
-            data = json.loads(Path(mw_fit_json).read_text())
-        except (OSError, ValueError) as err:
-            _bad(err, "--mw-fit-json")
-        params = data.get("params", data)
-        empirical |= {k: float(v) for k, v in params.items() if k in empirical}
+        empirical |= read_empirical_json(mw_fit_json)
+    stars = _stars(baseline_parquet, r_min, r_max)
+    _output(out_json, "--out-json")
     result = fit_mw(
         target=target,
-        stars=_stars(baseline_parquet, r_min, r_max),
+        stars=stars,
         r_min=r_min,
         r_max=r_max,
         sigma_v=sigma_v,
@@ -161,12 +187,18 @@ def sparc_batch(
     out_csv: Path = typer.Option(OUT_DIR / "theory_kernel_sparc_from_mw.csv", "--out-csv"),
 ):
     """Apply the MW theta to every SPARC galaxy at once: delta_rms per galaxy."""
+    from jaxfit.core.checks import real
     from jaxfit.gravity.criteria import sparc_verdict
-    from jaxfit.gravity.results import read_theory_json
+    from jaxfit.gravity.fit_files import read_theory_json
+    from jaxfit.gravity.limits import UPSILON_MAX
     from jaxfit.gravity.sparc_fit import sparc_batch as apply_to_sparc
 
+    for option, value in (("--y-disk", y_disk), ("--y-bulge", y_bulge)):
+        real(value, f"{option} [Msun/Lsun]", nonnegative=True, high=UPSILON_MAX)
+    real(beta_sigma, "--beta-sigma")
     params, sign = read_theory_json(theory_fit_json)
     batch = _sparc(rotmod_dir, sparc_summary, summary_galaxy_col, summary_sigma_col)
+    _output(out_csv, "--out-csv")
     result = apply_to_sparc(
         params,
         batch,
@@ -193,11 +225,19 @@ def cluster_amp(
     out_json: Path = typer.Option(OUT_DIR / "theory_kernel_cluster_amp_fit.json", "--out-json"),
 ):
     """Fit one cluster amplitude to the Einstein-radius masses with the MW theta."""
+    from jaxfit.core.checks import real
     from jaxfit.gravity.cluster_fit import cluster_amplitude
     from jaxfit.gravity.criteria import cluster_verdict
-    from jaxfit.gravity.results import read_theory_json
+    from jaxfit.gravity.fit_files import read_theory_json
+    from jaxfit.gravity.limits import speed
 
+    speed(sigma_v_default, "--sigma-v-default [km/s]")
+    low = real(a_cluster_min, "--A-cluster-min", positive=True)
+    if not low < real(a_cluster_max, "--A-cluster-max", positive=True):
+        raise ValueError(f"--A-cluster-min must be < --A-cluster-max, got {a_cluster_min:g} "
+                         f"and {a_cluster_max:g}")
     params, sign = read_theory_json(theory_fit_json)
+    _output(out_json, "--out-json")
     result = cluster_amplitude(
         params,
         _clusters(clusters, sigma_v_default),
@@ -237,10 +277,23 @@ def joint(
     out_json: Path = typer.Option(OUT_DIR / "theory_kernel_joint_fit.json", "--out-json"),
 ):
     """One theta for MW + SPARC + clusters (A_cluster profiled), multi-start L-BFGS or DE."""
+    from jaxfit.core.checks import finite_array, real
     from jaxfit.gravity.criteria import verdict
     from jaxfit.gravity.joint import joint_fit
+    from jaxfit.gravity.limits import band, speed
     from jaxfit.gravity.sparc import load_sparc
 
+    band(r_min, r_max, ("--r-min", "--r-max"))
+    for option, value in (("--sigma-v-mw", sigma_v_mw), ("--sigma-v-cluster", sigma_v_cluster),
+                          ("--sigma-ref", sigma_ref)):
+        speed(value, f"{option} [km/s]")
+    weights = (weight_mw, weight_sparc, weight_cluster)
+    finite_array(weights, "--weight-mw, --weight-sparc, --weight-cluster", nonnegative=True)
+    if not any(weights):
+        raise ValueError("--weight-mw, --weight-sparc, --weight-cluster must not all be 0")
+    real(beta_sigma, "--beta-sigma")
+    _counts({"--n-starts": n_starts, "--maxiter": maxiter,
+             "--max-sparc-galaxies": max_sparc_galaxies})
     batch = load_sparc(
         rotmod_dir,
         summary=sparc_summary,
@@ -249,13 +302,15 @@ def joint(
         default_sigma_v=sigma_ref,
         max_galaxies=max_sparc_galaxies,
     )
+    stars = _stars(baseline_parquet, r_min, r_max)
+    _output(out_json, "--out-json")
     result = joint_fit(
         batch,
         _clusters(clusters, sigma_v_cluster),
-        stars=_stars(baseline_parquet, r_min, r_max),
+        stars=stars,
         r_min=r_min,
         r_max=r_max,
-        weights=(weight_mw, weight_sparc, weight_cluster),
+        weights=weights,
         sigma_v_mw=sigma_v_mw,
         use_sigma_gating=use_sigma_gating,
         beta_sigma=beta_sigma,

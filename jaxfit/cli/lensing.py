@@ -19,6 +19,23 @@ EXPERIMENT = typer.Option("lensed", "--experiment", help="lensed, subhalo or kin
 N_SOURCES = 6
 
 
+def _checked(flag: str, check, *args, **kwargs):
+    """``check(*args, **kwargs)``, its ValueError turned into a usage error naming ``flag``
+    (the library's message names the parameter, the user typed the option)."""
+    try:
+        return check(*args, **kwargs)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint=flag) from None
+
+
+def _out(out: Path) -> Path:
+    """``--out``, created and probed before any long work (a run that cannot save fails
+    before it costs anything)."""
+    from jaxfit.core.checks import writable_folder
+
+    return writable_folder(out, what="--out")
+
+
 def _sources(folder: Path | None, n_pix: int):
     from jaxfit.lensing.sources import load_sources
     from jaxfit.lensing.synthetic import synthetic_sources
@@ -33,12 +50,27 @@ def _config(experiment, channels, arch, epochs, n_train, n_val, n_test, seed, n_
             sub_factor, psf_sigma, flux_noise, vel_noise):
     import dataclasses
 
-    from jaxfit.lensing.params import LensSimConfig
+    from jaxfit.core import checks
+    from jaxfit.lensing.batches import CHANNEL_MODES
+    from jaxfit.lensing.cnn import ARCHS
+    from jaxfit.lensing.params import EXPERIMENTS, LensSimConfig
     from jaxfit.lensing.training import TrainConfig
 
-    sim = dataclasses.replace(LensSimConfig(), n_pix=n_pix, theta_E_sub_factor=sub_factor,
-                              psf_sigma=psf_sigma, flux_noise_sigma=flux_noise,
-                              vel_noise_sigma=vel_noise)
+    # each option is checked alone first, so the error names the option that was typed
+    for flag, value, choices in (("--experiment", experiment, EXPERIMENTS),
+                                 ("--channels", channels, CHANNEL_MODES),
+                                 ("--arch", arch, ARCHS)):
+        _checked(flag, checks.one_of, value, flag, choices)
+    for flag, value in (("--epochs", epochs), ("--n-train", n_train), ("--n-val", n_val),
+                        ("--n-test", n_test)):
+        _checked(flag, checks.count, value, flag)
+    _checked("--seed", checks.count, seed, "--seed", minimum=0)
+    values = {"n_pix": n_pix, "theta_E_sub_factor": sub_factor, "psf_sigma": psf_sigma,
+              "flux_noise_sigma": flux_noise, "vel_noise_sigma": vel_noise}
+    flags = {"n_pix": "--n-pix"} | {name: flag for flag, name in _SIM_OPTIONS.values()}
+    for name, value in values.items():
+        _checked(flags[name], dataclasses.replace, LensSimConfig(), **{name: value})
+    sim = dataclasses.replace(LensSimConfig(), **values)
     return TrainConfig(experiment=experiment, channels=channels, arch=arch, epochs=epochs,
                        n_train=n_train, n_val=n_val, n_test=n_test, seed=seed, sim=sim)
 
@@ -48,9 +80,11 @@ def inspect(folder: Path = typer.Argument(..., help="Folder of MaNGA DAP MAPS fi
             velocity: str = typer.Option("stellar", "--velocity", help="stellar or gas."),
             out: Path = OUT):
     """Quality metrics and lensibility tiers of every MAPS file; CSV summaries + index."""
+    from jaxfit.core.checks import existing_folder
     from jaxfit.lensing.quality import inspect_folder
 
-    quality, scored, index = inspect_folder(folder, out, velocity=velocity,
+    existing_folder(folder, "FOLDER (the MAPS files)")
+    quality, scored, index = inspect_folder(folder, _out(out), velocity=velocity,
                                             progress=show_progress())
     say(scored.to_string(max_rows=30))
     say(f"{len(scored)} files; tiers: {scored['tier'].value_counts().to_dict()}; "
@@ -63,9 +97,12 @@ def prep(folder: Path = typer.Argument(..., help="Folder of MaNGA DAP MAPS files
          velocity: str = typer.Option("stellar", "--velocity", help="stellar or gas."),
          out: Path = OUT):
     """Source tensors (2, N, N) as .npy plus preview PNGs for every usable MAPS file."""
+    from jaxfit.core import checks
     from jaxfit.lensing.sources import prep_folder
 
-    paths = prep_folder(folder, out, n_pix=n_pix, velocity=velocity, progress=show_progress())
+    checks.existing_folder(folder, "FOLDER (the MAPS files)")
+    _checked("--n-pix", checks.count, n_pix, "--n-pix", minimum=2)
+    paths = prep_folder(folder, _out(out), n_pix=n_pix, velocity=velocity, progress=show_progress())
     say(f"wrote {len(paths)} source tensors to {out}")
 
 
@@ -135,24 +172,26 @@ def train(
     """Train the CNN on images simulated on the device each step; test on held-out galaxies."""
     import dataclasses
 
-    from jaxfit.lensing.training import TrainConfig
+    from jaxfit.core import checks
     from jaxfit.lensing.training import train as run
 
     if resume is None:
         config = _config(experiment, channels, arch, epochs, n_train, n_val, n_test, seed,
                          n_pix, sub_factor, psf_sigma, flux_noise, vel_noise)
     else:
-        from jaxfit.lensing.checkpoints import checkpoint_meta
+        from jaxfit.lensing.checkpoints import checkpoint_config
 
         given = [f"--{name.replace('_', '-')}" for name in _RESUME_KEEPS
                  if _on_command_line(ctx, name)]
         if given:
             raise ValueError(f"--resume takes the run's settings from its checkpoint; drop "
                              f"{', '.join(given)} (only --epochs, --sources, --out apply)")
-        saved = TrainConfig.from_dict(checkpoint_meta(resume)["config"])
-        config = dataclasses.replace(saved, epochs=epochs)
+        saved = checkpoint_config(resume)
+        config = dataclasses.replace(saved, epochs=_checked("--epochs", checks.count, epochs,
+                                                            "--epochs"))
         if not _on_command_line(ctx, "out"):
             out = resume
+    out = _out(out)
     src, ids = _sources(sources, config.sim.n_pix)
     result = run(config, src, ids, out_dir=out, progress=show_progress(), resume=resume)
     say(result.summary())
@@ -175,14 +214,22 @@ def sweep(
     out: Path = OUT,
 ):
     """Grid over subhalo strength, PSF and noise x channel modes: one CSV row per run."""
+    import dataclasses
+
+    from jaxfit.lensing.batches import CHANNEL_MODES
     from jaxfit.lensing.sweep import sweep as run
 
+    base = _config(experiment, "both", "research", epochs, n_train, 400, 400, seed, n_pix,
+                   *(SIM_PARAMS[name].default for _, name in _SIM_OPTIONS.values()))
     grid = {"theta_E_sub_factor": parse_numbers(sub_factors, "--sub-factors"),
             "psf_sigma": parse_numbers(psf_sigmas, "--psf-sigmas"),
             "flux_noise_sigma": parse_numbers(noise_levels, "--noise-levels"),
-            "channels": parse_list(channel_modes, "--channel-modes")}
-    base = _config(experiment, "both", "research", epochs, n_train, 400, 400, seed, n_pix,
-                   *(SIM_PARAMS[name].default for _, name in _SIM_OPTIONS.values()))
+            "channels": parse_list(channel_modes, "--channel-modes", CHANNEL_MODES)}
+    for name, flag in (("theta_E_sub_factor", "--sub-factors"), ("psf_sigma", "--psf-sigmas"),
+                       ("flux_noise_sigma", "--noise-levels")):
+        for value in grid[name]:
+            _checked(flag, dataclasses.replace, base.sim, **{name: value})
+    out = _out(out)
     src, ids = _sources(sources, n_pix)
     result = run(grid, base, src, out, source_ids=ids, progress=show_progress())
     columns = [c for c in ("theta_E_sub_factor", "psf_sigma", "flux_noise_sigma", "channels",

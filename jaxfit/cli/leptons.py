@@ -45,6 +45,46 @@ def _report(result, out: Path, stem: str):
     say("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
+def _checked(option: str, check, *args, **kwargs):
+    """``check(*args, **kwargs)``, its ValueError turned into a usage error naming
+    ``option`` (the library names the parameter, the user typed the option)."""
+    try:
+        return check(*args, **kwargs)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint=option) from None
+
+
+def _shared(value, name: str) -> float:
+    """``beta`` or ``w`` from the command line: finite and inside its bounds (w > 0)."""
+    from jaxfit.core import checks
+    from jaxfit.leptons.params import SHARED_BOUNDS
+
+    low, high = SHARED_BOUNDS[name]
+    option = f"--{name}"
+    return _checked(option, checks.real, value, option, positive=name == "w", low=low,
+                    high=high)
+
+
+def _run_options(sigma_model: float, n_starts: int, chunk: int | None = None,
+                 seed: int = 0) -> None:
+    """The options every command shares, checked before anything is compiled."""
+    from jaxfit.core import checks
+
+    _checked("--sigma-model", checks.real, sigma_model, "--sigma-model", positive=True)
+    _checked("--n-starts", checks.count, n_starts, "--n-starts")
+    _checked("--seed", checks.count, seed, "--seed", minimum=0)
+    if chunk is not None:
+        _checked("--chunk", checks.count, chunk, "--chunk")
+
+
+def _out(out: Path) -> Path:
+    """``--out``, created and probed before the fit: a run that cannot save its results
+    fails before it costs anything."""
+    from jaxfit.core.checks import writable_folder
+
+    return writable_folder(out, what="--out")
+
+
 def _number(text, option: str) -> float:
     try:
         return float(text)
@@ -53,12 +93,18 @@ def _number(text, option: str) -> float:
 
 
 def _grid(text: str, name: str, log: bool = False):
+    from jaxfit.core import checks
     from jaxfit.core.scan import parse_grid
+    from jaxfit.leptons.params import SHARED_BOUNDS
 
-    try:
-        return parse_grid(("log:" if log and not text.startswith("log:") else "") + text)
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint=name) from None
+    option = f"--{name}"
+    grid = _checked(option, parse_grid,
+                    ("log:" if log and not text.startswith("log:") else "") + text)
+    low, high = SHARED_BOUNDS[name]
+    for value in grid:
+        _checked(option, checks.real, value, f"each value of {option}", positive=name == "w",
+                 low=low, high=high)
+    return grid
 
 
 @leptons_app.command("fit")
@@ -75,8 +121,11 @@ def fit(
     """Fit the 9 lepton parameters at fixed (beta, w) from many starts."""
     from jaxfit.leptons.fit import fit_fixed
 
-    result = fit_fixed(beta, w, config=_config(flow), sigma_model=sigma_model,
-                       n_starts=n_starts, seed=seed, devices=_devices(devices),
+    beta, w = _shared(beta, "beta"), _shared(w, "w")
+    _run_options(sigma_model, n_starts, seed=seed)
+    config, devices, out = _config(flow), _devices(devices), _out(out)
+    result = fit_fixed(beta, w, config=config, sigma_model=sigma_model,
+                       n_starts=n_starts, seed=seed, devices=devices,
                        progress=show_progress())
     _report(result, out, "lepton_fit")
 
@@ -101,27 +150,41 @@ def scan(
     Without --preset or --beta the grid is automatic: centred on the best fit, sized from its
     Hessian and refined until the 68.3/95.4/99.7% contours close (a single --w value holds w
     there for a profile over beta alone); warnings name the contours that reach the bounds."""
+    from jaxfit.core import checks
     from jaxfit.leptons.params import DEFAULT_W
-    from jaxfit.leptons.scan import find_contours, run_preset, scan_beta, scan_beta_w
+    from jaxfit.leptons.scan import (
+        PRESETS,
+        find_contours,
+        run_preset,
+        scan_beta,
+        scan_beta_w,
+    )
 
+    if preset is not None:
+        _checked("--preset", checks.one_of, preset, "--preset", PRESETS)
+    w_grid = w is not None and ":" in w
+    if w_grid and beta is None and preset is None:
+        raise typer.BadParameter("a --w grid needs a --beta grid too", param_hint="--w")
+    beta_grid = None if beta is None or preset is not None else _grid(beta, "beta")
+    w_value = None if w_grid else _shared(_number(w or DEFAULT_W, "--w"), "w")
+    w_axis = _grid(w, "w", log_w) if w_grid and preset is None else None
+    _run_options(sigma_model, n_starts, chunk)
     common = dict(config=_config(flow), sigma_model=sigma_model, n_starts=n_starts,
                   chunk_size=chunk, devices=_devices(devices), progress=show_progress())
+    out = _out(out)
     if preset is None and beta is None:
-        if w is not None and ":" in w:
-            raise typer.BadParameter("a --w grid needs a --beta grid too", param_hint="--w")
         names = ("beta",) if w is not None else ("beta", "w")
-        result = find_contours(names, w=_number(w or DEFAULT_W, "--w"),
-                               **common | {"chunk_size": chunk or 64})
+        result = find_contours(names, w=w_value, **common | {"chunk_size": chunk or 64})
         paths = result.save(out, "lepton_profile")
         say(result.summary())
         say("wrote " + ", ".join(str(p) for p in paths.values()))
         return
     if preset is not None:
         result = run_preset(preset, **common)
-    elif w is None or ":" not in w:
-        result = scan_beta(_grid(beta, "--beta"), w=_number(w or DEFAULT_W, "--w"), **common)
+    elif not w_grid:
+        result = scan_beta(beta_grid, w=w_value, **common)
     else:
-        result = scan_beta_w(_grid(beta, "--beta"), _grid(w, "--w", log_w), **common)
+        result = scan_beta_w(beta_grid, w_axis, **common)
     _report(result, out, f"lepton_scan_{preset or 'custom'}")
 
 
@@ -136,10 +199,12 @@ def cross(
     out: Path = OUT,
 ):
     """Masses + g-factors with shared beta and C_mu: multi-start (Test 1) and profiles."""
+    from jaxfit.core import checks
     from jaxfit.leptons.cross import cross_multistart, cross_report, run_cross_tests
 
-    config = _config(flow)
-    devices = _devices(devices)
+    w = _shared(w, "w")
+    _checked("--n-starts", checks.count, n_starts, "--n-starts")
+    config, devices, out = _config(flow), _devices(devices), _out(out)
     multi = cross_multistart(w=w, config=config, n_starts=n_starts, devices=devices,
                              progress=show_progress())
     _report(multi, out, "cross_multistart")

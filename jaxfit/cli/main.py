@@ -16,6 +16,7 @@ import jaxfit
 from jaxfit.cli import cache, cosmo, data, gravity, lensing, leptons
 from jaxfit.cli.boundary import BoundaryGroup
 from jaxfit.cli.state import STATE, console, parse_list, say
+from jaxfit.core.checks import writable_folder
 from jaxfit.core.progress import set_quiet
 
 app = typer.Typer(
@@ -30,7 +31,6 @@ app.add_typer(leptons.leptons_app, name="leptons")
 app.add_typer(lensing.lensing_app, name="lensing")
 app.add_typer(data.data_app, name="data")
 app.add_typer(cache.cache_app, name="cache")
-
 
 
 def _core_tour(out, quiet):
@@ -101,14 +101,18 @@ def main(
     """Global options apply to every command."""
     from jaxfit.core.compile_cache import configure as configure_compile_cache
     from jaxfit.core.parallel import set_default_chunk
+    from jaxfit.core.precision import check_environment
 
     STATE["quiet"] = quiet
     STATE["debug"] = debug
     set_quiet(quiet)
+    check_environment()
     select_device(device)
     if no_compile_cache and compile_cache is not None:
         raise typer.BadParameter("give --compile-cache DIR or --no-compile-cache, not both",
                                  param_hint="--no-compile-cache")
+    # a cache folder that cannot be used (unwritable, a file in its path) switches the
+    # cache off with one warning line: a convenience never stops a run (README)
     configure_compile_cache(compile_cache, enabled=False if no_compile_cache else None,
                             source="flag")
     try:
@@ -124,6 +128,7 @@ def demo(
     """Run the tour on embedded data and write a results folder with an HTML index."""
     from jaxfit.core.report import write_index
 
+    writable_folder(out, "--out")  # before minutes of fitting, not after
     start = time.perf_counter()
     sections, provenance = [], {}
     for name, run in DEMO_PARTS.items():
@@ -141,7 +146,8 @@ def bench(
     domains: str = typer.Option("core,cosmo,leptons,gravity,lensing", "--domains"),
     devices: str = typer.Option("cpu,gpu", "--devices", help="Comma list of cpu, gpu."),
     size: str = typer.Option("small", "--size", help="small (minutes) or full (research scale)."),
-    out: Path = typer.Option(Path("jaxfit-results/bench/bench.json"), "--out"),
+    out: Path = typer.Option(Path("jaxfit-results/bench/bench.json"), "--out",
+                             help="JSON file; the table (.md) and chart (.png) go beside it."),
 ):
     """Benchmark every domain on each available device against numpy/scipy references:
     one table, JSON and a bar chart (no GPU: says so and runs the CPU part)."""

@@ -170,27 +170,23 @@ def existing_folder(path, what: str) -> Path:
 
 
 def writable_folder(path, what: str = "--out") -> Path:
-    """``path`` as a Path to a folder that this process can create files in, created if
-    missing: checked before long work or a store write, so a run that cannot save its
-    results fails before it costs anything (and before it changes anything stored).
+    """``path`` as a Path to a folder this process can write into (it need not exist yet):
+    checked before long work or a store write, so a run that cannot save its results fails
+    before it costs anything or changes anything stored. Nothing is created: the check
+    probes the nearest existing folder on the path (where the missing ones would be made),
+    so a refused command leaves no empty folder behind.
 
     Raises:
         ValueError: ``path`` (or a parent) is a file.
-        PermissionError: the folder cannot be created or written.
+        PermissionError: no file can be created there.
     """
     path = Path(os.fspath(path)).expanduser()
-    for parent in (path, *path.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"{what} must be a folder, got the file {parent}")
-            break
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise ValueError(f"{what} must be a folder, got the file {existing}")
+    # os.access ignores read-only mounts and says yes to root; a real probe file does not
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise PermissionError(f"{what} cannot be created: {path} ({err.strerror})") from None
-    # os.access ignores some read-only mounts; a real probe file answers for all of them
-    try:
-        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".jaxfit-probe.", delete=True)
+        probe = tempfile.NamedTemporaryFile(dir=existing, prefix=".jaxfit-probe.")
     except OSError as err:
         raise PermissionError(f"{what} is not writable: {path} ({err.strerror})") from None
     probe.close()

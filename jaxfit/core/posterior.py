@@ -36,7 +36,7 @@ from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 
 from jaxfit.core import checks
 from jaxfit.core.corner import corner_figure
-from jaxfit.core.io import atomic_write_bytes, png_bytes, to_jsonable
+from jaxfit.core.io import png_bytes, to_jsonable, write_files
 from jaxfit.core.results import ResultSet
 from jaxfit.core.uncertainty import Uncertainty
 
@@ -210,9 +210,9 @@ class SampleResult(ResultSet):
             "draws": draws_frame(self).to_csv(index=False).encode(),
             "state": _json_bytes(self.state.to_dict()),
         }
-        directory = Path(directory)
-        return {kind: atomic_write_bytes(directory / contents[kind], data)
-                for kind, data in rendered.items()}
+        # the six files are one set: complete or absent (a full disk leaves the old set)
+        paths = write_files(directory, {contents[kind]: data for kind, data in rendered.items()})
+        return {kind: paths[contents[kind]] for kind in rendered}
 
 
 def summarize(samples: Mapping[str, np.ndarray]) -> pd.DataFrame:

@@ -9,7 +9,8 @@ A user who has one jaxfit result knows them all::
 
 :class:`ResultSet` implements ``save`` once, from three methods the result defines:
 ``to_dict()``, ``to_frame()`` (the table that goes to CSV) and ``plot()``. The three files
-are rendered in memory before any is written (:func:`jaxfit.core.io.write_result_set`).
+are rendered in memory before any is written, then written as one set, complete or absent
+(:func:`jaxfit.core.io.write_result_set`).
 """
 
 from __future__ import annotations

@@ -149,6 +149,8 @@ def _read_bao_mean(path: Path):
                 raise ValueError(f"{where}: non-finite number in {text!r}")
             if numbers[0] < 0:
                 raise ValueError(f"{where}: negative redshift {numbers[0]}")
+            if numbers[1] <= 0:  # every BAO quantity is a ratio of positive distances/rates
+                raise ValueError(f"{where}: the measured value must be > 0, got {numbers[1]}")
             _check_quantity(cols[-1], where)
             z.append(numbers[0])
             value.append(numbers[1])

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import gzip
 import importlib.resources
+import io
 import json
+import zlib
 from pathlib import Path
 
 
-def open_text(path: Path):
-    """``path`` opened for reading as UTF-8 text, decompressed when it ends in ``.gz``."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+def open_text(path: Path) -> io.StringIO:
+    """The text of ``path`` (UTF-8, decompressed when it ends in ``.gz``), as a file object.
+
+    Read whole (the data files are small), so that a file that is not what its name says --
+    binary, a broken or truncated gzip stream -- fails here, as ``ValueError`` naming the
+    file, and never halfway through a reader's loop as ``EOFError`` or ``BadGzipFile``.
+    """
+    gzipped = path.suffix == ".gz"
+    raw = path.read_bytes()
+    try:
+        return io.StringIO((gzip.decompress(raw) if gzipped else raw).decode("utf-8"))
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
+        kind = "gzip-compressed UTF-8 text" if gzipped else "UTF-8 text"
+        raise ValueError(f"{path}: must be {kind}, got unreadable content ({err})") from None
 
 
 def packaged_json(filename: str) -> dict:

@@ -61,6 +61,7 @@ from jaxfit.constants import (
 from jaxfit.core.params import ParamSpec
 from jaxfit.core.precision import require_float64
 from jaxfit.core.quadrature import gauss_legendre, gl_panels
+from jaxfit.cosmo.domain import redshifts, require_expanding
 from jaxfit.cosmo.params import LCDM_SPEC, PBUF_SPEC
 
 # ----------------------------------------------------------------------------- constants
@@ -265,13 +266,21 @@ def _values(p: Mapping, model: CosmoModel) -> dict[str, jax.Array]:
 
 
 def _z(z):
+    """``z`` as float64 after the eager check ``z >= 0`` (:func:`~jaxfit.cosmo.domain.
+    redshifts`: a concrete negative redshift raises ``ValueError`` naming it)."""
+    redshifts(z)
     return require_float64(z, "z")
 
 
 def E(z, p, model: str | CosmoModel = "lcdm"):
-    """Dimensionless expansion rate ``E(z) = H(z)/H0`` at redshift(s) ``z``."""
+    """Dimensionless expansion rate ``E(z) = H(z)/H0`` at redshift(s) ``z >= 0``.
+
+    Eagerly, ``ValueError`` when ``E^2 <= 0`` somewhere on ``[0, max z]``
+    (:mod:`jaxfit.cosmo.domain`)."""
     model = _resolve(model)
-    return jnp.sqrt(model.E2(_z(z), _values(p, model)))
+    z, v = _z(z), _values(p, model)
+    require_expanding(z, v, model)
+    return jnp.sqrt(model.E2(z, v))
 
 
 def H(z, p, model: str | CosmoModel = "lcdm"):
@@ -293,11 +302,13 @@ def comoving_distance(
     Integrated in ``u = ln(1+z')`` (``dz' = (1+z') du``), where the integrand
     ``e^u / E`` is smooth and O(1) from z = 0 through matter-radiation equality; ``n``
     Gauss-Legendre nodes in each of ``panels`` equal panels of ``[0, ln(1+z)]``. Elementwise
-    in ``z`` (any shape, ``z >= 0``).
+    in ``z`` (any shape, ``z >= 0``). Eagerly, ``ValueError`` for ``z < 0`` or parameters
+    with ``E^2 <= 0`` on ``[0, max z]`` (:mod:`jaxfit.cosmo.domain`).
     """
     model = _resolve(model)
     z = _z(z)
     v = _values(p, model)
+    require_expanding(z, v, model)
     t, w = _unit_rule(n, panels)
     span = jnp.log1p(z)[..., None]
     return C_KM_S / v["H0"] * jnp.sum(span * w * _dc_integrand(span * t, v, model), axis=-1)
@@ -308,15 +319,29 @@ def _dc_integrand(u, v, model: CosmoModel):
     return jnp.exp(u) / jnp.sqrt(model.E2(jnp.expm1(u), v))
 
 
-def _gl_sum(lo, hi, n: int, f):
-    """``n``-node Gauss-Legendre integrals of ``f`` over the panels ``[lo[k], hi[k]]``."""
+def _gl_nodes(lo, hi, n: int):
+    """Nodes and weights of ``n``-node Gauss-Legendre rules on the panels ``[lo[k], hi[k]]``
+    (shape ``lo.shape + (n,)`` each)."""
     x, w = gauss_legendre(n)
     half = 0.5 * (hi - lo)[..., None]
-    return jnp.sum(half * w * f(0.5 * (hi + lo)[..., None] + half * x), axis=-1)
+    return 0.5 * (hi + lo)[..., None] + half * x, half * w
+
+
+def _safe_sqrt(e2):
+    """``sqrt(E^2)`` where ``E^2 > 0``, else 1: the chi2 path's stand-in outside the physical
+    domain, where the point is excluded (chi2 = +inf) and only a finite value and a finite
+    gradient are needed (a double ``where``: sqrt never sees a value <= 0)."""
+    return jnp.sqrt(jnp.where(e2 > 0.0, e2, 1.0))
 
 
 def comoving_distances(
-    z, p, model: str | CosmoModel = "lcdm", *, z_top=None, n_distinct: int | None = None
+    z,
+    p,
+    model: str | CosmoModel = "lcdm",
+    *,
+    z_top=None,
+    n_distinct: int | None = None,
+    domain: bool = False,
 ):
     """``D_C`` in Mpc at every redshift of the 1-D array ``z`` (any order, repeats allowed)
     and, when given, at one more redshift ``z_top`` beyond them (the CMB's z*), from ONE
@@ -344,18 +369,31 @@ def comoving_distances(
             width, evaluated for nothing). Too small a count (fewer than the data have)
             gives NaN at the redshifts left out, never a wrong number. None: no
             deduplication.
+        domain: the chi2's mode (:mod:`jaxfit.cosmo.domain`): no eager ``E^2`` check;
+            nodes with ``E^2 <= 0`` use ``E = 1`` (finite value and gradient) and the
+            smallest ``E^2`` over all nodes is returned too, so that the caller can
+            exclude the point. False: eagerly, ``ValueError`` when ``E^2 <= 0`` on
+            ``[0, max(z, z_top)]``.
 
     Returns:
         ``D_C(z)``, shape ``(m,)``; with ``z_top``, shape ``(m + 1,)``, ``D_C(z_top)`` last.
+        With ``domain``, the pair ``(D_C, min E^2 over the nodes)``.
     """
     model = _resolve(model)
     v = _values(p, model)
     z = _z(z)
     if z.ndim != 1:
         raise ValueError(f"comoving_distances: z must be 1-D, got shape {z.shape}")
+    if not domain:
+        require_expanding(z if z_top is None else jnp.append(z, _z(z_top)), v, model)
+    lowest = []  # min E^2 of each node set
 
-    def f(u):
-        return _dc_integrand(u, v, model)
+    def integral(lo, hi, n):
+        u, hw = _gl_nodes(lo, hi, n)
+        e2 = model.E2(jnp.expm1(u), v)
+        lowest.append(jnp.min(e2))
+        root = _safe_sqrt(e2) if domain else jnp.sqrt(e2)
+        return jnp.sum(hw * jnp.exp(u) / root, axis=-1)
 
     out = []
     u_max = jnp.zeros(())
@@ -367,7 +405,7 @@ def comoving_distances(
         ends = u if n_distinct is None else jnp.unique(u, size=n_distinct, fill_value=u_max)
         edges = jnp.concatenate([jnp.zeros(1), jnp.sort(jnp.concatenate([backbone, ends]))])
         cum = jnp.concatenate(
-            [jnp.zeros(1), jnp.cumsum(_gl_sum(edges[:-1], edges[1:], DC_LOW_NODES, f))]
+            [jnp.zeros(1), jnp.cumsum(integral(edges[:-1], edges[1:], DC_LOW_NODES))]
         )
         # a repeated redshift finds the first of its copies: the panels between copies have
         # zero width and add exactly 0
@@ -382,10 +420,11 @@ def comoving_distances(
         if u_top.ndim != 0:
             raise ValueError(f"comoving_distances: z_top must be a scalar, got {u_top.shape}")
         edges = u_max + (u_top - u_max) * jnp.asarray(DC_HIGH_EDGES)
-        out.append((below + jnp.sum(_gl_sum(edges[:-1], edges[1:], DC_HIGH_NODES, f)))[None])
-    if not out:
-        return jnp.zeros(0)
-    return C_KM_S / v["H0"] * jnp.concatenate(out)
+        out.append((below + jnp.sum(integral(edges[:-1], edges[1:], DC_HIGH_NODES)))[None])
+    dc = C_KM_S / v["H0"] * jnp.concatenate(out) if out else jnp.zeros(0)
+    if domain:
+        return dc, jnp.min(jnp.stack(lowest)) if lowest else jnp.inf
+    return dc
 
 
 def _sinhc_sqrt(y):
@@ -436,9 +475,18 @@ def hubble_distance(z, p, model: str | CosmoModel = "lcdm"):
 
 
 def volume_distance(z, p, model: str | CosmoModel = "lcdm", **quad):
-    """BAO isotropic distance ``D_V = (z D_M^2 D_H)^(1/3)`` in Mpc."""
+    """BAO isotropic distance ``D_V = (z D_M^2 D_H)^(1/3)`` in Mpc.
+
+    Computed as ``z ((D_M/z)^2 D_H)^(1/3)`` with ``D_M/z -> D_H(0)`` at ``z = 0`` (double
+    ``where``): ``cbrt`` of the product has an infinite slope at 0, so the direct form has a
+    NaN gradient there, while ``D_V = (c/H0) z + O(z^2)`` has the finite slope ``c/H0``.
+    """
+    z = _z(z)
     dm = transverse_comoving_distance(z, p, model, **quad)
-    return jnp.cbrt(_z(z) * dm**2 * hubble_distance(z, p, model))
+    dh = hubble_distance(z, p, model)
+    positive = z > 0.0
+    dm_over_z = jnp.where(positive, dm / jnp.where(positive, z, 1.0), dh)
+    return z * jnp.cbrt(dm_over_z**2 * dh)
 
 
 # -------------------------------------------------------------- recombination, drag epoch

@@ -25,6 +25,13 @@ Build the data with :func:`cosmo_data` (parse and load a selection such as ``"cm
 
 Units: as in :mod:`jaxfit.cosmo.model` (H0 in km/s/Mpc, distances and r_d in Mpc); every
 chi2 is dimensionless.
+
+Physical domain (documented constraint, :mod:`jaxfit.cosmo.domain`): a point whose
+``E^2(z) = (H/H0)^2`` is ``<= 0`` anywhere on the redshift range a data set integrates over
+(``[0, z*]`` for the CMB, ``[0, max z]`` of the data for BAO and SN) is excluded: its chi2
+is ``+inf``, with a finite (zero) gradient, never NaN. Optimisers, scans and samplers treat
+it as infinitely bad. Inside the bounds this happens for closed models with little matter
+(``Ok0 = -0.3``, ``Om0 <= 0.05``).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxfit.constants import C_KM_S
 from jaxfit.cosmo.bao import BAOData, bao_chi2, bao_model_vector, canonical_quantity
 from jaxfit.cosmo.cmb import CMBPriors, cmb_chi2
 from jaxfit.cosmo.datasets import load_datasets, parse_datasets
@@ -45,7 +53,6 @@ from jaxfit.cosmo.model import (
     cmb_observables,
     comoving_distances,
     get_model,
-    hubble_distance,
     r_drag,
     z_star,
 )
@@ -229,10 +236,37 @@ def cosmo_data(
 # --------------------------------------------------------------------------------------------
 
 
+def excluded_unless(physical, chi2):
+    """``chi2`` where ``physical`` (a bool), else ``+inf``: the domain rule of the module doc.
+    The caller computed ``chi2`` with finite stand-ins outside the domain, so the gradient
+    through this ``where`` is finite (0 for an excluded point)."""
+    return jnp.where(physical, chi2, jnp.inf)
+
+
+def _transverse(z, p, model: str, z_top=None, n_distinct=None):
+    """``(D_M [Mpc], physical)`` at ``z`` (and ``z_top``) in the chi2's domain mode of
+    :func:`~jaxfit.cosmo.model.comoving_distances`."""
+    dc, lowest = comoving_distances(z, p, model, z_top=z_top, n_distinct=n_distinct,
+                                    domain=True)
+    return bend(dc, p), lowest > 0.0
+
+
+def _hubble_distance(z, p, model: str):
+    """``(D_H = c/H(z) [Mpc], physical)`` at the redshifts ``z``: where ``E^2 <= 0`` a
+    finite stand-in (``E = 1``) and ``physical`` False."""
+    e2 = get_model(model).E2(jnp.asarray(z), p)
+    return C_KM_S / (p["H0"] * jnp.sqrt(jnp.where(e2 > 0.0, e2, 1.0))), jnp.all(e2 > 0.0)
+
+
 def cmb_part(p, cmb: CMBLikelihood, model: str, dm_star=None):
     """chi2 of the CMB distance priors at parameters ``p`` (:func:`cmb_observables`);
-    ``dm_star``: ``D_M(z*)`` [Mpc] if already computed (None: computed here)."""
-    return cmb_chi2(cmb_observables(p, model, dm_star), cmb)
+    ``dm_star``: ``D_M(z*)`` [Mpc] if already computed (None: computed here, ``+inf`` for a
+    point outside the physical domain)."""
+    physical = True
+    if dm_star is None:
+        dm_star, physical = _transverse(jnp.zeros(0), p, model, z_top=z_star(p))
+        dm_star = dm_star[0]
+    return excluded_unless(physical, cmb_chi2(cmb_observables(p, model, dm_star), cmb))
 
 
 def bao_part(p, bao: BAOLikelihood, model: str, rd_method: str, dm=None):
@@ -240,25 +274,28 @@ def bao_part(p, bao: BAOLikelihood, model: str, rd_method: str, dm=None):
     effective ruler ``r_d / r_d,fid`` (cobaya's ``rs_fid`` convention); ``dm``: ``D_M`` at
     ``bao.z`` if already computed (None: computed here)."""
     rs = r_drag(p, model, rd_method) / bao.rd_fid
+    physical = True
     if dm is None:
-        dm = bend(comoving_distances(bao.z, p, model), p)
+        dm, physical = _transverse(bao.z, p, model)
+    dh, expanding = _hubble_distance(bao.z, p, model)
     vector = bao_model_vector(
         bao.quantity,
         bao.z,
         dm,
-        hubble_distance(bao.z, p, model),
+        dh,
         rd=rs,
         rd_fid=None,  # already divided out above; rd_fid is data (a leaf), not static
     )
-    return bao_chi2(vector, bao)
+    return excluded_unless(jnp.logical_and(physical, expanding), bao_chi2(vector, bao))
 
 
 def sn_part(p, sn: SNLikelihood, model: str, dm=None):
     """chi2 of an SN sample, magnitude offset profiled: ``mu = 5 log10((1 + z_hel) D_M(z) /
     10 pc)`` against the data; ``dm``: ``D_M`` at ``sn.z`` if already computed."""
+    physical = True
     if dm is None:
-        dm = bend(comoving_distances(sn.z, p, model), p)
-    return sn_chi2(sn_mu_model(dm, sn.zhel), sn)
+        dm, physical = _transverse(sn.z, p, model)
+    return excluded_unless(physical, sn_chi2(sn_mu_model(dm, sn.zhel), sn))
 
 
 def dataset_chi2(params, likelihood, model: str, rd_method: str = "aubourg", dm=None):
@@ -277,19 +314,25 @@ def transverse_distances(params, data: CosmoData) -> dict:
     """``{key: D_M}`` [Mpc] for every data set of ``data``: at ``z*`` (a scalar) for the
     CMB, at the data's redshifts for BAO and SN. All from ONE
     :func:`~jaxfit.cosmo.model.comoving_distances`: one merged node set whose panel edges are
-    every data redshift, then z* (pure JAX)."""
+    every data redshift, then z* (pure JAX). Outside the physical domain (module doc) the
+    distances are finite stand-ins; :func:`chi2_parts` excludes such a point."""
+    return _distances_in_domain(params, data)[0]
+
+
+def _distances_in_domain(params, data: CosmoData):
+    """``({key: D_M}, physical)``: :func:`transverse_distances` and whether ``E^2 > 0`` at
+    every quadrature node (over ``[0, z*]`` with a CMB, else ``[0, max z]``)."""
     keys = [k for k, d in data.sets.items() if not isinstance(d, CMBLikelihood)]
     with_cmb = len(keys) < len(data.sets)
     z = [jnp.asarray(data.sets[k].z) for k in keys]
     counts = [data.sets[k].n_distinct for k in keys]
-    dc = comoving_distances(
+    dm, physical = _transverse(
         jnp.concatenate(z) if z else jnp.zeros(0),
         params,
         data.model,
         z_top=z_star(params) if with_cmb else None,
         n_distinct=sum(counts) if z and None not in counts else None,
     )
-    dm = bend(dc, params)
     out, start = {}, 0
     for key, zk in zip(keys, z, strict=True):
         out[key] = dm[start : start + zk.shape[0]]
@@ -297,20 +340,22 @@ def transverse_distances(params, data: CosmoData) -> dict:
     for key, d in data.sets.items():
         if isinstance(d, CMBLikelihood):
             out[key] = dm[-1]
-    return out
+    return out, physical
 
 
 def chi2_parts(params, data: CosmoData) -> dict:
     """``{key: chi2}``: the chi2 of each data set at ``params`` (pure JAX; dimensionless).
     The distances of all data sets come from one merged quadrature
-    (:func:`transverse_distances`).
+    (:func:`transverse_distances`). ``+inf`` for a point outside the physical domain
+    (module doc).
 
     Args:
         params: ``{name: value}`` with every parameter of ``data.model``.
         data: from :func:`cosmo_data` or :func:`as_data`.
     """
-    dm = transverse_distances(params, data)
-    return {key: dataset_chi2(params, d, data.model, data.rd_method, dm[key])
+    dm, physical = _distances_in_domain(params, data)
+    return {key: excluded_unless(physical, dataset_chi2(params, d, data.model, data.rd_method,
+                                                        dm[key]))
             for key, d in data.sets.items()}
 
 

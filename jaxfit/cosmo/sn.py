@@ -172,6 +172,9 @@ def _diagonal_factor(variance: np.ndarray, label: str) -> jax.Array:
 
 
 def _sn_data(name, z, zhel, mag, cov, kind, citation, diagonal_only, source, cov_label) -> SNData:
+    # redshifts enter log10 and the distance integral, which need z >= 0 (z = 0: mu = -inf)
+    checks.finite_array(z, f"{source} (redshift column)", positive=True)
+    checks.finite_array(zhel, f"{source} (heliocentric redshift column)", positive=True)
     if diagonal_only:
         chol = _diagonal_factor(np.diag(cov).copy(), cov_label)
     else:

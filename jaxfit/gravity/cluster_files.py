@@ -22,6 +22,7 @@ from jaxfit.gravity.cluster_baryons import (
     stars_from_rho_table,
 )
 from jaxfit.gravity.cluster_profiles import MU_E_DEFAULT
+from jaxfit.gravity.limits import R_MAX_KPC, V_MAX_KMS
 
 ACCEPT_COLUMNS = (
     "Name", "Rin", "Rout", "nelec", "neerr", "Kitpl", "Kflat", "Kerr", "Pitpl", "Pflat",
@@ -70,45 +71,51 @@ def read_accept_profile(path, name: str | None = None) -> AcceptProfile:
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: a row with too few or non-numeric columns, ``n_e <= 0``, ``r_out <= r_in``,
-            overlapping shells, an unknown ``name`` or several clusters without ``name``
-            (the message names the file and line).
+        ValueError: a file that is not UTF-8 text, a row with too few or non-numeric
+            columns, ``n_e <= 0``, ``neerr < 0``, ``r_out <= r_in`` or ``r_out`` beyond
+            :data:`~jaxfit.gravity.limits.R_MAX_KPC`, overlapping shells, an unknown
+            ``name`` or several clusters without ``name`` (the message names the file and
+            line).
     """
     path = checks.existing_file(path, "ACCEPT profile file")
     columns = list(ACCEPT_COLUMNS)
     rows: dict[str, list] = {}
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            text = line.strip()
-            if not text:
-                continue
-            tokens = text.lstrip("#").split()
-            if text.startswith("#") or tokens[0] == "Name":
-                if tokens and tokens[0] == "Name":
-                    columns = tokens
-                continue
-            where = f"{path}, line {lineno}"
-            try:
-                idx = [columns.index(c) for c in ("Name", "Rin", "Rout", "nelec", "neerr")]
-            except ValueError:
-                raise ValueError(
-                    f"{path}: header lacks one of the columns Name, Rin, Rout, nelec, neerr "
-                    f"(found {columns})"
-                ) from None
-            if len(tokens) < max(idx) + 1:
-                raise ValueError(f"{where}: expected >= {max(idx) + 1} columns, got {len(tokens)}")
-            try:
-                values = [float(tokens[i]) for i in idx[1:]]
-            except ValueError:
-                raise ValueError(f"{where}: non-numeric Rin/Rout/nelec/neerr in {text!r}") from None
-            if not all(math.isfinite(v) for v in values):
-                raise ValueError(f"{where}: non-finite value in {text!r}")
-            rin, rout, ne, neerr = values
-            if ne <= 0:
-                raise ValueError(f"{where}: column nelec must be > 0, got {ne}")
-            if not (0 <= rin < rout):
-                raise ValueError(f"{where}: need 0 <= Rin < Rout, got Rin={rin}, Rout={rout}")
-            rows.setdefault(tokens[idx[0]], []).append(values)
+    for lineno, line in enumerate(_text_lines(path), start=1):
+        text = line.strip()
+        if not text:
+            continue
+        tokens = text.lstrip("#").split()
+        if text.startswith("#") or tokens[0] == "Name":
+            if tokens and tokens[0] == "Name":
+                columns = tokens
+            continue
+        where = f"{path}, line {lineno}"
+        try:
+            idx = [columns.index(c) for c in ("Name", "Rin", "Rout", "nelec", "neerr")]
+        except ValueError:
+            raise ValueError(
+                f"{path}: header lacks one of the columns Name, Rin, Rout, nelec, neerr "
+                f"(found {columns})"
+            ) from None
+        if len(tokens) < max(idx) + 1:
+            raise ValueError(f"{where}: expected >= {max(idx) + 1} columns, got {len(tokens)}")
+        try:
+            values = [float(tokens[i]) for i in idx[1:]]
+        except ValueError:
+            raise ValueError(f"{where}: non-numeric Rin/Rout/nelec/neerr in {text!r}") from None
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"{where}: non-finite value in {text!r}")
+        rin, rout, ne, neerr = values
+        if ne <= 0:
+            raise ValueError(f"{where}: column nelec must be > 0, got {ne}")
+        if neerr < 0:
+            raise ValueError(f"{where}: column neerr must be >= 0, got {neerr}")
+        if not (0 <= rin < rout <= R_MAX_KPC / 1000.0):
+            raise ValueError(
+                f"{where}: need 0 <= Rin < Rout <= {R_MAX_KPC / 1000.0:g} Mpc, got Rin={rin}, "
+                f"Rout={rout}"
+            )
+        rows.setdefault(tokens[idx[0]], []).append(values)
     if not rows:
         raise ValueError(f"{path}: no ACCEPT data rows")
     if name is None:
@@ -130,26 +137,39 @@ def read_accept_profile(path, name: str | None = None) -> AcceptProfile:
     )
 
 
-def _csv_reader(path, required: Sequence[str], what: str) -> tuple[Path, csv.DictReader]:
-    """``(path, rows)`` of a CSV file without blank and ``#`` comment lines, after checking
-    that the header has the ``required`` columns (the error names file, columns and
-    ``what`` the file should be)."""
+def _text_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file (ValueError naming the file otherwise)."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a UTF-8 text file ({err})") from None
+
+
+def _csv_rows(path, required: Sequence[str], what: str) -> tuple[Path, list[dict]]:
+    """``(path, rows)`` of a CSV file without blank and ``#`` comment lines, each row a dict
+    with stripped column names, after checking that the header has the ``required`` columns
+    (the error names file, columns and ``what`` the file should be)."""
     path = checks.existing_file(path, what)
-    with open(path, encoding="utf-8", newline="") as handle:
-        lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    lines = [line for line in _text_lines(path)
+             if line.strip() and not line.lstrip().startswith("#")]
     reader = csv.DictReader(lines, skipinitialspace=True)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing} ({what}); found columns {header}")
-    return path, reader
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise ValueError(
+                f"{path}: missing column(s) {missing} ({what}); found columns {header}"
+            )
+        rows = [{(k or "").strip(): v for k, v in row.items()} for row in reader]
+    except csv.Error as err:
+        raise ValueError(f"{path}: not a readable CSV table ({what}; {err})") from None
+    return path, rows
 
 
 def _read_csv_columns(path, columns: Sequence[str], what: str) -> dict[str, np.ndarray]:
-    path, reader = _csv_reader(path, columns, what)
+    path, rows = _csv_rows(path, columns, what)
     out: dict[str, list[float]] = {c: [] for c in columns}
-    for lineno, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): v for k, v in row.items()}
+    for lineno, row in enumerate(rows, start=2):
         for c in columns:
             try:
                 value = float(row[c])
@@ -165,8 +185,7 @@ def read_gas_csv(path, *, mu_e=MU_E_DEFAULT) -> TabulatedDensity:
     """Gas from a CSV with columns ``r_kpc, n_e_cm3`` (log-log, truncated at the last row),
     or from an ACCEPT file (recognised by its ``Rin``/``nelec`` header)."""
     path = checks.existing_file(path, "gas profile file")
-    with open(path, encoding="utf-8") as handle:
-        head = handle.read(4096)
+    head = "\n".join(_text_lines(path)[:50])
     if "nelec" in head and "Rin" in head:
         return read_accept_profile(path).gas(mu_e=mu_e)
     cols = _read_csv_columns(path, ("r_kpc", "n_e_cm3"), "gas profile: r_kpc, n_e_cm3")
@@ -196,14 +215,17 @@ def read_cluster_table(path) -> list[dict]:
         One dict per row with floats, ``Path`` objects for the files, None for missing cells.
 
     Raises:
-        ValueError: missing required column, non-numeric or missing required cell, duplicate
-            name, no rows (the message names the file, row and column).
+        ValueError: not UTF-8 CSV, missing required column, non-numeric, NaN/inf or missing
+            required cell, a negative theta_E error or another optional number <= 0, a
+            sigma_v_kms
+            above :data:`~jaxfit.gravity.limits.V_MAX_KMS`, duplicate name, no rows (the
+            message names the file, row and column).
     """
-    path, reader = _csv_reader(path, TABLE_REQUIRED, f"cluster table; required "
-                               f"{list(TABLE_REQUIRED)}, optional {list(TABLE_OPTIONAL)}")
+    path, table = _csv_rows(path, TABLE_REQUIRED, f"cluster table; required "
+                            f"{list(TABLE_REQUIRED)}, optional {list(TABLE_OPTIONAL)}")
     rows = []
-    for number, raw in enumerate(reader, start=1):
-        raw = {(k or "").strip(): (v.strip() if isinstance(v, str) else v) for k, v in raw.items()}
+    for number, raw in enumerate(table, start=1):
+        raw = {k: (v.strip() if isinstance(v, str) else v) for k, v in raw.items()}
         where = f"{path}, row {number}"
         row: dict = {"name": raw["name"]}
         if not row["name"]:
@@ -218,8 +240,19 @@ def read_cluster_table(path) -> list[dict]:
                 continue
             try:
                 row[c] = float(cell)
-            except ValueError:
+            except (TypeError, ValueError):
                 raise ValueError(f"{where}: column {c!r} is not a number: {cell!r}") from None
+            if not math.isfinite(row[c]):
+                raise ValueError(f"{where}: column {c!r} must be finite, got {cell!r}")
+            # the required columns are checked per cluster by load_clusters; of the optional
+            # ones a theta_E error may be 0, radii, masses, dispersions, beta are positive
+            if c in TABLE_OPTIONAL and not (row[c] >= 0 if c == "sigma" else row[c] > 0):
+                sign = ">= 0" if c == "sigma" else "> 0"
+                raise ValueError(f"{where}: column {c!r} must be {sign}, got {cell!r}")
+            if c == "sigma_v_kms" and row[c] > V_MAX_KMS:
+                raise ValueError(
+                    f"{where}: column {c!r} must be a speed <= {V_MAX_KMS:g} km/s, got {cell!r}"
+                )
         for c in ("gas_csv", "stars_csv"):
             cell = raw.get(c)
             row[c] = (path.parent / cell) if cell else None

@@ -48,6 +48,7 @@ from jaxfit.gravity.cluster_baryons import (
 from jaxfit.gravity.cluster_files import read_cluster_table, read_gas_csv, read_stars_csv
 from jaxfit.gravity.cluster_profiles import MU_E_DEFAULT, dpie_rho0
 from jaxfit.gravity.lens_geometry import einstein_radius_kpc, lensing_distances, sigma_crit
+from jaxfit.gravity.limits import speed
 from jaxfit.gravity.units import G_NEWTON
 
 SIGMA_V_DEFAULT = 1000.0
@@ -274,7 +275,7 @@ def load_clusters(
     checks.one_of(projection, "projection", PROJECTIONS)
     mu_e = checks.real(mu_e, "mu_e", positive=True)
     H0 = checks.real(H0, "H0", positive=True)
-    sigma_v = checks.real(sigma_v, "sigma_v", positive=True)
+    sigma_v = speed(sigma_v, "sigma_v [km/s]")
     Om = checks.real(Om, "Om", nonnegative=True)
 
     entries = []

@@ -12,9 +12,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxfit.core import checks
 from jaxfit.core.optimize import minimize
 from jaxfit.gravity.cluster_set import ClusterSet, load_clusters
 from jaxfit.gravity.kernel import KernelConfig
+from jaxfit.gravity.limits import speed
 from jaxfit.gravity.objective import (
     FIT_CONFIG,
     FIT_OPTIONS,
@@ -81,6 +83,8 @@ def joint_fit(
     second fit of the same shapes (other galaxies padded with ``n_points_total`` and
     ``n_dispersions``, see :func:`sparc_points`; other clusters, weights, bounds) compiles
     nothing new."""
+    sigma_v_mw = speed(sigma_v_mw, "sigma_v_mw [km/s]")
+    checks.finite_array(weights, "weights", nonnegative=True, ndim=1)
     clusters = clusters if clusters is not None else load_clusters()
     radii = mw_band_radii(r_min, r_max, stars=stars)
     data = joint_data(

@@ -57,6 +57,7 @@ import numpy as np
 
 from jaxfit.core import checks
 from jaxfit.gravity.arrays import loaded_f64, parse_finite
+from jaxfit.gravity.limits import R_MAX_KPC, V_MAX_KMS, band
 from jaxfit.gravity.units import G_NEWTON
 
 G_KPC = G_NEWTON
@@ -409,8 +410,9 @@ def _read_mw_curve(text: str, where: str) -> dict[str, np.ndarray]:
             token = record[index[column]].strip()
             at = f"{where}, line {lineno}, column {column}"
             value = parse_finite(token, at)
-            if value <= 0 and column != "vc_kms":
-                raise ValueError(f"{at}: must be > 0, got {token}")
+            ceiling = R_MAX_KPC if column == "R_kpc" else V_MAX_KMS
+            if not 0 < value <= ceiling:
+                raise ValueError(f"{at}: must be in (0, {ceiling:g}], got {token}")
             row.append(value)
         if rows and row[0] <= rows[-1][0]:
             raise ValueError(f"{where}, line {lineno}, column R_kpc: radii must increase")
@@ -428,18 +430,28 @@ def read_mw_curve(path=None) -> dict[str, np.ndarray]:
     Raises:
         FileNotFoundError: no such file.
         ValueError: naming the file, line and column: missing column, non-numeric or
-            NaN/inf values, non-positive radius or error, radii that do not increase.
+            NaN/inf values, a radius outside (0, R_MAX_KPC] kpc, a speed or error outside
+            (0, V_MAX_KMS] km/s (:mod:`jaxfit.gravity.limits`), radii that do not increase.
     """
     if path is None:
         return _read_mw_curve(_packaged_text(EILERS_FILE), f"jaxfit.data/{EILERS_FILE}")
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"Milky Way rotation-curve CSV must be a file, got the folder {path}")
     if not path.is_file():
         raise FileNotFoundError(
             f"Milky Way rotation-curve CSV not found: {path}; leave eilers_csv out to use the "
             f"packaged Eilers+2019 table (jaxfit.data/{EILERS_FILE}), or give a CSV with "
             f"columns {', '.join(EILERS_COLUMNS)}"
         )
-    return _read_mw_curve(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a UTF-8 text file ({err})") from None
+    try:
+        return _read_mw_curve(text, str(path))
+    except csv.Error as err:
+        raise ValueError(f"{path}: not a readable CSV table ({err})") from None
 
 
 def load_milky_way(eilers_csv=None, *, model: McMillan2017 | None = None) -> MilkyWay:
@@ -494,12 +506,15 @@ def load_baseline_parquet(path, r_min: float = 12.0, r_max: float = 16.0, *,
     Raises:
         FileNotFoundError: no such file (the message says what it is and the alternative).
         ValueError: missing columns (naming them, the file and the columns there), NaN/inf
-            values in the band (naming the column, the count and the first row), an empty
-            band, ``r_min >= r_max``.
+            values in the band (naming the column, the count and the first row), a v_phi
+            or v_phi_GR in the band outside (0, V_MAX_KMS] km/s, an empty band, a band not
+            ``0 < r_min < r_max <= R_MAX_KPC`` (:mod:`jaxfit.gravity.limits`).
     """
     import pandas as pd
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"baseline parquet must be a file, got the folder {path}")
     if not path.is_file():
         raise FileNotFoundError(
             f"baseline parquet not found: {path}; this is the research code's star-level Gaia "
@@ -507,9 +522,7 @@ def load_baseline_parquet(path, r_min: float = 12.0, r_max: float = 16.0, *,
             "which jaxfit does not distribute; load_milky_way() gives the published Eilers+2019 "
             "curve instead"
         )
-    lo, hi = float(r_min), float(r_max)
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ValueError(f"need finite r_min < r_max (kpc), got r_min={r_min!r}, r_max={r_max!r}")
+    lo, hi = band(r_min, r_max)
     try:
         frame = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several types for a non-parquet file
@@ -523,13 +536,13 @@ def load_baseline_parquet(path, r_min: float = 12.0, r_max: float = 16.0, *,
     values = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
               for c in BASELINE_COLUMNS}
     # stars with a non-finite R cannot be placed in or out of the band: they count as bad
-    band = ~(values["R"] < lo) & ~(values["R"] > hi)
-    finite = np.ones_like(band)
+    in_band = ~(values["R"] < lo) & ~(values["R"] > hi)
+    finite = np.ones_like(in_band)
     for column in BASELINE_COLUMNS:
         finite &= np.isfinite(values[column])
-    if (band & ~finite).any() and not drop_nonfinite:
+    if (in_band & ~finite).any() and not drop_nonfinite:
         for column in BASELINE_COLUMNS:
-            rows = np.flatnonzero(band & ~np.isfinite(values[column]))
+            rows = np.flatnonzero(in_band & ~np.isfinite(values[column]))
             if rows.size:
                 where = "" if column == "R" else f" in {lo} <= R <= {hi}"
                 raise ValueError(
@@ -537,7 +550,16 @@ def load_baseline_parquet(path, r_min: float = 12.0, r_max: float = 16.0, *,
                     f"{where} (first at row {rows[0]}); pass drop_nonfinite=True to drop those "
                     "stars"
                 )
-    keep = band & finite
+    keep = in_band & finite
+    # a star-level v_phi is a rotation speed about the Galactic centre; a negative or
+    # huge one in the band is a sign or unit mistake that would bias the fit silently
+    for column in ("v_phi", "v_phi_GR"):
+        rows = np.flatnonzero(keep & ~((values[column] > 0) & (values[column] <= V_MAX_KMS)))
+        if rows.size:
+            raise ValueError(
+                f"{path}, column {column}: {rows.size} value(s) in {lo} <= R <= {hi} outside "
+                f"(0, {V_MAX_KMS:g}] km/s (first at row {rows[0]}: {values[column][rows[0]]})"
+            )
     if not keep.any():
         raise ValueError(f"{path}: no stars with {lo} <= R <= {hi} kpc (R spans "
                          f"{np.nanmin(values['R']):.3g}-{np.nanmax(values['R']):.3g})")

@@ -27,6 +27,7 @@ from jaxfit.core import checks
 from jaxfit.core.diagnostics import fit_status
 from jaxfit.core.optimize import minimize
 from jaxfit.gravity.kernel import KernelConfig, theory_kernel
+from jaxfit.gravity.limits import speed
 from jaxfit.gravity.milky_way import MilkyWay, load_milky_way
 from jaxfit.gravity.objective import (
     FIT_CONFIG,
@@ -73,7 +74,8 @@ def mw_fit(
             correlation penalty) or ``"vc"`` (the Eilers+2019 curve, all radii).
         mw: the MW data (default :func:`~jaxfit.gravity.data.load_milky_way`).
         stars: research parquet stars in the band (radii of the kernel fit).
-        r_min, r_max: the band, kpc. sigma_v: MW dispersion, km/s.
+        r_min, r_max: the band, kpc. sigma_v: MW dispersion, km/s, in (0, 1e4]
+            (:data:`~jaxfit.gravity.limits.V_MAX_KMS`).
         empirical: parameters of the empirical kernel (research MW fit by default).
         fit_q_ref: fit ``Q_ref`` (else frozen at 1). require_positive_corr: the penalty.
         config: kernel quadrature and normalisation.
@@ -83,6 +85,7 @@ def mw_fit(
             L-BFGS, the gravity fits' 200 generations for DE.
     """
     checks.one_of(target, "target", ("kernel", "vc"))
+    sigma_v = speed(sigma_v, "sigma_v [km/s]")
     radii = mw_band_radii(r_min, r_max, stars=stars)
     kernel = mw_kernel_data(radii, sigma_v=sigma_v, empirical=empirical, config=config,
                             require_positive_corr=require_positive_corr)

@@ -11,14 +11,13 @@ Each offers ``summary()`` (a few lines; the research verdict only where the fit 
 the MW fit's :class:`~jaxfit.core.diagnostics.FitStatus`: starts, errors, degeneracies),
 ``to_dict()`` (the JSON record, with the research scripts' keys), ``to_frame()`` (the CSV
 table), ``plot()`` and ``save(directory, stem)``, which writes ``stem.json/.csv/.png`` with
-the run's provenance. :func:`read_theory_json` reads the theory parameters back from a
-saved MW or joint fit. Units: kpc, km/s, Msun.
+the run's provenance. :func:`~jaxfit.gravity.fit_files.read_theory_json` (re-exported here)
+reads the theory parameters back from a saved MW or joint fit. Units: kpc, km/s, Msun.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,8 @@ from jaxfit.core.provenance import run_record
 from jaxfit.core.results import ResultSet
 from jaxfit.gravity.cluster_set import ClusterSet, theory_mass
 from jaxfit.gravity.criteria import CRITERIA, cluster_verdict, mw_verdict, sparc_verdict, verdict
-from jaxfit.gravity.params import A_CLUSTER, BULGE_TO_DISC_UPSILON, THEORY, THEORY_PARAMS
+from jaxfit.gravity.fit_files import read_theory_json  # noqa: F401  (its old home)
+from jaxfit.gravity.params import A_CLUSTER, BULGE_TO_DISC_UPSILON, THEORY
 from jaxfit.gravity.sparc import SparcBatch
 from jaxfit.gravity.sparc_points import SparcPoints
 
@@ -466,25 +466,3 @@ class JointFit(_GravityResult):
                                                                         "clusters"))
             lines.append(f"research criteria: {parts}")
         return "\n".join(lines)
-
-
-def read_theory_json(path) -> tuple[dict[str, float], float]:
-    """``(theory params, phase_sign)`` from a saved MW or joint fit (``--theory-fit-json``);
-    keys ``theory_fit_params`` or ``parameters``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"theory fit JSON {path} does not exist; run `jaxfit gravity "
-            "mw-fit` first or pass its --out-json"
-        )
-    data = json.loads(path.read_text())
-    params = data.get("theory_fit_params") or data.get("parameters")
-    if not isinstance(params, dict):
-        raise ValueError(f"{path}: expected a 'theory_fit_params' (or 'parameters') object")
-    missing = [n for n in THEORY_PARAMS if n not in params]
-    if missing:
-        raise ValueError(f"{path}: theory parameters missing: {missing}")
-    sign = float(params.get("phase_sign", data.get("phase_sign", 1.0)))
-    if sign not in (1.0, -1.0):
-        raise ValueError(f"{path}: phase_sign must be +1 or -1, got {sign}")
-    return {n: float(params[n]) for n in THEORY_PARAMS}, sign

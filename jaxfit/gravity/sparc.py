@@ -35,6 +35,7 @@ import numpy as np
 
 from jaxfit.core import checks
 from jaxfit.gravity.arrays import loaded_f64
+from jaxfit.gravity.limits import speed
 from jaxfit.gravity.sparc_files import (
     ROTMOD_COLUMNS,
     ROTMOD_SUFFIX,
@@ -139,11 +140,11 @@ def make_sparc_batch(curves: Sequence[Mapping], sigma_v=None, *,
 
     Raises:
         ValueError: no curves, repeated names, arrays of unequal length or non-finite,
-            a sigma_v that is not finite and > 0.
+            a sigma_v that is not a speed in (0, V_MAX_KMS] km/s.
     """
     if not curves:
         raise ValueError("no rotation curves given")
-    default = checks.real(default_sigma_v, "default_sigma_v", positive=True)
+    default = speed(default_sigma_v, "default_sigma_v")
     names = tuple(str(c["name"]) for c in curves)
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -156,7 +157,7 @@ def make_sparc_batch(curves: Sequence[Mapping], sigma_v=None, *,
         sigmas = list(sigma_v)
         if len(sigmas) != len(names):
             raise ValueError(f"sigma_v has {len(sigmas)} values for {len(names)} galaxies")
-    sigmas = [checks.real(s, f"sigma_v of {n}", positive=True)
+    sigmas = [speed(s, f"sigma_v of {n}")
               for s, n in zip(sigmas, names, strict=True)]
     lengths = []
     for curve, name in zip(curves, names, strict=True):

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxfit.gravity.arrays import parse_finite
+from jaxfit.gravity.limits import D_MAX_MPC, R_MAX_KPC, V_MAX_KMS
 
 ROTMOD_COLUMNS = ("Rad", "Vobs", "errV", "Vgas", "Vdisk", "Vbul", "SBdisk", "SBbul")
 """Columns of a SPARC ``*_rotmod.dat`` file, in file order."""
@@ -89,10 +90,15 @@ def read_rotmod(path) -> dict:
         FileNotFoundError: no such file (the message says how to get SPARC).
         ValueError: naming the file and line: empty file, missing or malformed distance
             header, a column header that does not list the 8 columns, a row with the wrong
-            number of columns, a non-numeric or NaN/inf entry (and its column), errV <= 0,
-            Rad <= 0 or radii that do not increase, no data rows.
+            number of columns, a non-numeric or NaN/inf entry (and its column), a distance
+            outside (0, D_MAX_MPC], Vobs or errV outside (0, V_MAX_KMS], |Vgas|, |Vdisk| or
+            |Vbul| above V_MAX_KMS, a negative surface brightness, Rad outside
+            (0, R_MAX_KPC] or radii that do not increase, no data rows
+            (:mod:`jaxfit.gravity.limits`).
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"SPARC rotation-curve file must be a file, got the folder {path}")
     if not path.is_file():
         raise FileNotFoundError(
             f"SPARC rotation-curve file not found: {path}; {how_to_get_sparc()}"
@@ -131,10 +137,10 @@ def read_rotmod(path) -> dict:
                     distance = float(match.group(1))
                 except ValueError:
                     distance = float("nan")
-                if not (math.isfinite(distance) and distance > 0):
+                if not (math.isfinite(distance) and 0 < distance <= D_MAX_MPC):
                     raise ValueError(
-                        f"{where}: the distance must be a finite number > 0 (Mpc), got "
-                        f"{match.group(1)!r}"
+                        f"{where}: the distance must be a finite number in (0, {D_MAX_MPC:g}] "
+                        f"Mpc, got {match.group(1)!r}"
                     )
             elif body.split() and body.split()[0] == ROTMOD_COLUMNS[0]:
                 if tuple(body.split()) != ROTMOD_COLUMNS:
@@ -156,11 +162,34 @@ def read_rotmod(path) -> dict:
         row = []
         for column, token in zip(ROTMOD_COLUMNS, fields, strict=True):
             row.append(parse_finite(token, f"{where}, column {column}"))
-        rad, err_v = row[0], row[2]
-        if err_v <= 0.0:
-            raise ValueError(f"{where}, column errV: velocity error must be > 0, got {err_v}")
-        if rad <= 0.0:
-            raise ValueError(f"{where}, column Rad: radius must be > 0, got {rad}")
+        rad, v_obs, err_v = row[0], row[1], row[2]
+        if not 0.0 < err_v <= V_MAX_KMS:
+            raise ValueError(
+                f"{where}, column errV: velocity error must be > 0 and <= {V_MAX_KMS:g} km/s, "
+                f"got {err_v}"
+            )
+        if not 0.0 < rad <= R_MAX_KPC:
+            raise ValueError(
+                f"{where}, column Rad: radius must be > 0 and <= {R_MAX_KPC:g} kpc, got {rad}"
+            )
+        if not 0.0 < v_obs <= V_MAX_KMS:
+            raise ValueError(
+                f"{where}, column Vobs: rotation speed must be > 0 and <= {V_MAX_KMS:g} km/s, "
+                f"got {v_obs}"
+            )
+        # Vgas (rarely Vdisk) is negative for a net outward force: bound its size only
+        for column, value in zip(ROTMOD_COLUMNS[3:6], row[3:6], strict=True):
+            if abs(value) > V_MAX_KMS:
+                raise ValueError(
+                    f"{where}, column {column}: |{column}| must be <= {V_MAX_KMS:g} km/s, "
+                    f"got {value}"
+                )
+        for column, value in zip(ROTMOD_COLUMNS[6:], row[6:], strict=True):
+            if value < 0.0:
+                raise ValueError(
+                    f"{where}, column {column}: surface brightness must be >= 0 Lsun/pc^2, "
+                    f"got {value}"
+                )
         if rows and rad <= rows[-1][0]:
             raise ValueError(
                 f"{where}, column Rad: radii must increase, got {rad} after {rows[-1][0]}"
@@ -225,6 +254,8 @@ def read_sparc_master(path):
     import pandas as pd
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"SPARC master table must be a file, got the folder {path}")
     if not path.is_file():
         raise FileNotFoundError(f"SPARC master table not found: {path}; {how_to_get_sparc()}")
     try:
@@ -300,6 +331,8 @@ def read_sparc_summary(path, galaxy_col: str = "galaxy_name",
     import pandas as pd
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"SPARC summary CSV must be a file, got the folder {path}")
     if not path.is_file():
         raise FileNotFoundError(
             f"SPARC summary CSV not found: {path} (the per-galaxy sigma_v table, "
@@ -328,8 +361,11 @@ def read_sparc_summary(path, galaxy_col: str = "galaxy_name",
             value = float(token)
         except ValueError:
             raise ValueError(f"{where}: sigma_v of {galaxy} is not a number: {token!r}") from None
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{where}: sigma_v of {galaxy} must be finite and > 0, got {token!r}")
+        if not (math.isfinite(value) and 0 < value <= V_MAX_KMS):
+            raise ValueError(
+                f"{where}: sigma_v of {galaxy} must be a speed in (0, {V_MAX_KMS:g}] km/s, got "
+                f"{token!r}"
+            )
         if galaxy in out and out[galaxy] != value:
             raise ValueError(
                 f"{where}: {galaxy} has sigma_v {value} here and {out[galaxy]} on line "

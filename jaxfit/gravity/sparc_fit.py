@@ -14,7 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxfit.core import checks
 from jaxfit.gravity.kernel import KernelConfig, theory_kernel_points
+from jaxfit.gravity.limits import UPSILON_MAX
 from jaxfit.gravity.objective import FIT_CONFIG, sparc_metrics
 from jaxfit.gravity.params import BULGE_TO_DISC_UPSILON
 from jaxfit.gravity.results import SparcResult
@@ -85,6 +87,9 @@ def sparc_batch(
     (the research used plain squares: ``signed=False``); see :func:`sparc_points`. With
     ``fit_upsilon_per_galaxy`` each galaxy's M/L is fitted (:func:`fit_upsilon`) and both
     its model and its baryons-only curve use it, so delta_rms isolates the kernel."""
+    for name, value in (("Y_d", Y_d), ("Y_b", Y_b)):
+        checks.real(value, f"{name} [Msun/Lsun]", nonnegative=True, high=UPSILON_MAX)
+    checks.real(beta_sigma, "beta_sigma")
     options = dict(
         Y_d=Y_d, Y_b=Y_b, signed=signed, use_sigma_gating=use_sigma_gating, beta_sigma=beta_sigma
     )

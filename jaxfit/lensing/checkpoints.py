@@ -35,7 +35,8 @@ from jaxfit.lensing.cnn import make_model
 if TYPE_CHECKING:
     from jaxfit.lensing.training import TrainConfig
 
-__all__ = ["checkpoint_meta", "load_checkpoint", "load_training_state", "save_checkpoint"]
+__all__ = ["checkpoint_config", "checkpoint_meta", "load_checkpoint", "load_training_state",
+           "save_checkpoint"]
 
 CHECKPOINT_NAME = "checkpoint.npz"
 """The file name :func:`~jaxfit.lensing.training.train` writes in its ``out_dir``."""
@@ -43,6 +44,7 @@ CHECKPOINT_NAME = "checkpoint.npz"
 _FORMAT = "jaxfit.lensing.cnn/2"  # model + optimizer state + progress
 _MODEL_ONLY_FORMAT = "jaxfit.lensing.cnn/1"  # checkpoints written before resuming existed
 _OPTIMIZER = "optimizer/"
+_PROGRESS_KEYS = {"epoch", "sources_sha256"}  # what resuming reads before the arrays
 
 
 def _flat(state: nnx.State) -> dict[str, nnx.Variable]:
@@ -82,15 +84,27 @@ def _read(path) -> tuple[dict, dict[str, np.ndarray]]:
     """``(meta, arrays)`` of a jaxfit CNN checkpoint of either format."""
     try:
         with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("a single .npy array, not an .npz archive")
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"checkpoint {path}: cannot read ({exc})") from exc
+    except Exception as exc:  # zipfile, zlib, numpy's format parser: each its own error
+        raise ValueError(f"checkpoint {path}: corrupt file, not a readable .npz archive "
+                         f"({type(exc).__name__}: {exc})") from None
     try:
         meta = json.loads(str(arrays.pop("__meta__")))
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"checkpoint {path}: no jaxfit CNN metadata") from exc
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"checkpoint {path}: no jaxfit CNN metadata (__meta__)") from exc
+    if not isinstance(meta, dict):
+        raise ValueError(f"checkpoint {path}: __meta__ must be a JSON object, got "
+                         f"{type(meta).__name__}")
     if meta.get("format") not in (_FORMAT, _MODEL_ONLY_FORMAT):
         raise ValueError(f"checkpoint {path}: unknown format {meta.get('format')!r}")
+    if not isinstance(meta.get("config"), dict):
+        raise ValueError(f"checkpoint {path}: __meta__ has no config object")
+    if meta["format"] == _FORMAT and not (
+            isinstance(meta.get("progress"), dict) and _PROGRESS_KEYS <= set(meta["progress"])):
+        raise ValueError(f"checkpoint {path}: __meta__ progress must be an object with "
+                         f"{', '.join(sorted(_PROGRESS_KEYS))}")
     return meta, arrays
 
 
@@ -117,6 +131,26 @@ def checkpoint_meta(path) -> dict:
     resumable one ``progress``); ``path`` is the ``.npz`` or the run's folder."""
     path = _checkpoint_file(path)
     return _read(path)[0]
+
+
+def checkpoint_config(path) -> TrainConfig:
+    """The :class:`~jaxfit.lensing.training.TrainConfig` a checkpoint was trained with
+    (``path``: the ``.npz`` or the run's folder), validated like one given by hand.
+
+    Raises:
+        ValueError: naming the file: not a jaxfit CNN checkpoint, or a config record that
+            is not a valid config (a missing or unknown field, a value out of range).
+    """
+    from jaxfit.lensing.training import TrainConfig  # training imports this module
+
+    path = _checkpoint_file(path)
+    record = _read(path)[0]["config"]
+    try:
+        return TrainConfig.from_dict(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        text = f"missing field {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+        raise ValueError(f"checkpoint {path}: its training config is not valid ({text})"
+                         ) from None
 
 
 def load_checkpoint(path, config: TrainConfig | str) -> nnx.Module:

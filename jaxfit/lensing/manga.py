@@ -36,8 +36,12 @@ Writing such files is :mod:`jaxfit.lensing.fits_io`.
 from __future__ import annotations
 
 import dataclasses
+import gzip
+import io
 import math
 import re
+import warnings
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -335,6 +339,44 @@ def _plateifu(header: Mapping, path: Path) -> str:
     return match.group(1) if match else path.name.split(".")[0]
 
 
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_FITS_BLOCK = 2880  # bytes; every header and data unit is padded to whole blocks
+
+
+def _fits_bytes(path: Path) -> bytes:
+    """The FITS bytes of ``path``, gunzipped when it is gzip (by its magic bytes, not its
+    name). Read whole: gzip's end-of-stream check is what tells a truncated ``.fits.gz``
+    from a file that merely lacks extensions (astropy reads the HDUs before the cut and
+    stops quietly)."""
+    payload = path.read_bytes()
+    if not payload.startswith(_GZIP_MAGIC):
+        return payload
+    try:
+        return gzip.decompress(payload)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise MapsFormatError(f"{path}: corrupt file, truncated or damaged gzip stream "
+                              f"({type(exc).__name__}: {exc})") from None
+
+
+def _check_complete(hdul, payload: bytes, path: Path) -> None:
+    """Every extension's data must lie inside ``payload``, and only blank padding may follow
+    the last one: astropy opens a cut file without complaint (a header cut short is
+    dropped, cut data are noticed only when read)."""
+    end = 0
+    for k, hdu in enumerate(hdul):
+        start = hdul.fileinfo(k)["datLoc"]
+        if start + hdu.size > len(payload):
+            raise MapsFormatError(
+                f"{path}: corrupt file, truncated: extension {k} ({hdu.name}) needs "
+                f"{start + hdu.size} bytes, the file has {len(payload)}")
+        end = start + -(-hdu.size // _FITS_BLOCK) * _FITS_BLOCK
+    if payload[end:].strip(b"\0 "):
+        raise MapsFormatError(
+            f"{path}: corrupt file, truncated or damaged: {len(payload) - end} bytes after "
+            f"the last complete extension ({hdul[-1].name}) are not a FITS extension")
+
+
 def read_maps(path, *, line: str = HALPHA) -> MapsData:
     """Read one MaNGA DAP MAPS file (``.fits`` or ``.fits.gz``).
 
@@ -349,7 +391,9 @@ def read_maps(path, *, line: str = HALPHA) -> MapsData:
 
     Raises:
         FileNotFoundError: no such file.
-        MapsFormatError: naming the file: not a readable FITS file, a missing extension
+        OSError: the file cannot be read (permissions, I/O).
+        MapsFormatError: naming the file: a corrupt file (not FITS, a truncated or damaged
+            gzip stream, an extension cut short by the end of the file), a missing extension
             (listing those present), an unknown channel (listing those available), maps of
             the wrong dimensionality or of inconsistent shapes.
     """
@@ -358,20 +402,29 @@ def read_maps(path, *, line: str = HALPHA) -> MapsData:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"MaNGA MAPS file not found: {path}")
-    try:
-        hdul = fits.open(path, memmap=False)
-        names = [hdu.name.upper() for hdu in hdul]  # reads every header (lazy otherwise)
-    except Exception as exc:
-        raise MapsFormatError(
-            f"{path}: not a readable FITS file ({type(exc).__name__}: {exc})") from exc
-    try:
-        with hdul:
-            return _read_open_maps(hdul, names, path, line)
-    except MapsFormatError:
-        raise
-    except Exception as exc:
-        raise MapsFormatError(
-            f"{path}: could not read the MAPS data ({type(exc).__name__}: {exc})") from exc
+    payload = _fits_bytes(path)
+    # astropy's warnings ("file may have been truncated", unprintable header cards) would
+    # print beside the one error line; _check_complete and the checks below decide instead
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            hdul = fits.open(io.BytesIO(payload), memmap=False)
+            names = [hdu.name.upper() for hdu in hdul]  # reads every header (lazy otherwise)
+            _check_complete(hdul, payload, path)
+        except MapsFormatError:
+            raise
+        except Exception as exc:
+            raise MapsFormatError(
+                f"{path}: corrupt file, not a readable FITS file ({type(exc).__name__}: {exc})"
+            ) from exc
+        try:
+            with hdul:
+                return _read_open_maps(hdul, names, path, line)
+        except MapsFormatError:
+            raise
+        except Exception as exc:
+            raise MapsFormatError(
+                f"{path}: could not read the MAPS data ({type(exc).__name__}: {exc})") from exc
 
 
 def _read_open_maps(hdul, names, path: Path, line: str) -> MapsData:

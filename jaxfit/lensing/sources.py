@@ -146,6 +146,9 @@ def prep_folder(folder, out_dir, n_pix: int = 64, *, index=None, velocity: str =
         the ``.npy`` paths written, in input order. A file that cannot be read or normalised
         is skipped with a warning naming it (as is a second file of an already written
         plateifu).
+
+    Raises:
+        ValueError: no file could be prepared (the first failure is named).
     """
     checks.one_of(velocity, "velocity", VELOCITY_KINDS)
     n_pix = checks.count(n_pix, "n_pix", minimum=2)
@@ -155,6 +158,7 @@ def prep_folder(folder, out_dir, n_pix: int = 64, *, index=None, velocity: str =
     if not files:
         raise FileNotFoundError(f"{folder}: no MAPS files to prepare")
     written: list[Path] = []
+    failures: list[str] = []
     seen: dict[str, Path] = {}
     with progress_bar(len(files), "prep sources", enabled=progress) as advance:
         for path in files:
@@ -162,8 +166,7 @@ def prep_folder(folder, out_dir, n_pix: int = 64, *, index=None, velocity: str =
                 maps = read_maps(path, line=line)
                 tensor = source_tensor(maps, n_pix, velocity=velocity)
             except Exception as exc:
-                warnings.warn(f"prep_folder: skipping {path} ({type(exc).__name__}: {exc})",
-                              stacklevel=2)
+                failures.append(f"{path} ({type(exc).__name__}: {exc})")
                 advance()
                 continue
             name = re.sub(r"[^A-Za-z0-9._-]", "_", maps.plateifu)
@@ -178,6 +181,12 @@ def prep_folder(folder, out_dir, n_pix: int = 64, *, index=None, velocity: str =
                 save_figure(preview_figure(tensor, f"{maps.plateifu} ({velocity} velocity)"),
                             out_dir / f"{name}.png")
             advance()
+    if failures and not written:
+        raise ValueError(f"{folder}: none of the {len(files)} MAPS files could be prepared; "
+                         f"the first: {failures[0]}")
+    # warned after the loop, so a run that prepares nothing says so once, as its error
+    for failure in failures:
+        warnings.warn(f"prep_folder: skipping {failure}", stacklevel=2)
     return written
 
 

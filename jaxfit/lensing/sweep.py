@@ -23,6 +23,18 @@ _SIM_FIELDS = tuple(f.name for f in dataclasses.fields(LensSimConfig))
 _TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name != "sim")
 
 
+def _config_at(base: TrainConfig, point: dict) -> TrainConfig:
+    """``base`` with the grid ``point``'s values; a bad value raises naming the grid name
+    and the value (the config's own check says what was expected)."""
+    try:
+        sim = dataclasses.replace(base.sim, **{k: v for k, v in point.items()
+                                               if k in _SIM_FIELDS})
+        return dataclasses.replace(
+            base, sim=sim, **{k: v for k, v in point.items() if k in _TRAIN_FIELDS})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"grid point {point}: {exc}") from None
+
+
 def sweep(grid: dict, base: TrainConfig, sources, out_dir, source_ids=None,
           progress: bool = True) -> SweepResult:
     """Train once per point of the Cartesian product of ``grid``; one row per run.
@@ -45,6 +57,10 @@ def sweep(grid: dict, base: TrainConfig, sources, out_dir, source_ids=None,
         with ``run``, the grid values, ``accuracy``, ``roc_auc``, ``loss`` (test),
         ``majority_rate``, ``chance_p_value``, ``beats_chance``, ``val_accuracy`` (last
         epoch), ``steps_per_s``, ``seed`` and every config field.
+
+    Raises:
+        ValueError: an unknown grid name, an empty list of values, or a grid point whose
+            config is not valid (named, before any run starts).
     """
     import pandas as pd
 
@@ -57,12 +73,13 @@ def sweep(grid: dict, base: TrainConfig, sources, out_dir, source_ids=None,
             raise ValueError(f"grid[{name!r}] must be a non-empty list of values")
     names = list(grid)
     out_dir = Path(out_dir)
+    # every config is built (and so validated) before the first run: a bad value in the
+    # last grid point fails at once, not after hours of training the others
+    points = [dict(zip(names, combo, strict=True))
+              for combo in itertools.product(*(list(grid[n]) for n in names))]
+    configs = [_config_at(base, point) for point in points]
     rows, curves = [], {}
-    for i, combo in enumerate(itertools.product(*(list(grid[n]) for n in names))):
-        point = dict(zip(names, combo, strict=True))
-        sim = dataclasses.replace(base.sim, **{k: v for k, v in point.items() if k in _SIM_FIELDS})
-        config = dataclasses.replace(
-            base, sim=sim, **{k: v for k, v in point.items() if k in _TRAIN_FIELDS})
+    for i, (point, config) in enumerate(zip(points, configs, strict=True)):
         result = train(config, sources, source_ids, out_dir / f"run_{i:03d}", progress=progress)
         test = result.test
         row = {"run": i, **point,

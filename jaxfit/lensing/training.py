@@ -56,7 +56,7 @@ from jaxfit.core.provenance import run_record
 from jaxfit.lensing.batches import CHANNEL_MODES, augment_batch, channel_weights, split_sources
 from jaxfit.lensing.checkpoints import (
     CHECKPOINT_NAME,
-    checkpoint_meta,
+    checkpoint_config,
     load_training_state,
     save_checkpoint,
 )
@@ -240,7 +240,7 @@ def _sources_sha256(sources: np.ndarray, split: dict) -> str:
 
 def _resume(path, config: TrainConfig, graphdef, state, fingerprint: str):
     """The training state and progress saved at ``path``, checked against this run."""
-    saved = TrainConfig.from_dict(checkpoint_meta(path)["config"])
+    saved = checkpoint_config(path)
     if dataclasses.replace(saved, epochs=config.epochs) != config:
         ours, theirs = config.to_dict(), saved.to_dict()
         differ = [k for k in ours if k != "epochs" and ours[k] != theirs[k]]

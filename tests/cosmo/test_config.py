@@ -37,33 +37,36 @@ def test_load_config_accepts_the_seed_format(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("{not json", r"not valid JSON"),
-        ("[1, 2]", r"expected a JSON object"),
-        (json.dumps({**SEED_CONFIG, "optimisation": {}}), r"unknown keys \['optimisation'\]"),
+        ("{not json", r"must be UTF-8 JSON"),
+        ("[1, 2]", r"\(top level\): must be a JSON object"),
+        (
+            json.dumps({**SEED_CONFIG, "optimisation": {}}),
+            r"\(top level\): must be only the keys .*got \['optimisation'\]",
+        ),
         (
             json.dumps({"optimization": {"optimize_params": ["H0"]}}),
-            r"unknown optimization key 'optimize_params'",
+            r"\(optimization\.optimize_params\): must be one of the keys",
         ),
         (
             json.dumps({"optimization": {"optimize_parameters": "H0,Om0"}}),
-            r"optimization\.optimize_parameters has the wrong type",
+            r"\(optimization\.optimize_parameters\): must be of JSON type list",
         ),
         (
             json.dumps({"optimization": {"dry_run": 1}}),
-            r"optimization\.dry_run has the wrong type",
+            r"\(optimization\.dry_run\): must be of JSON type boolean",
         ),
         (
             json.dumps({"optimization": {"covariance_scaling": True}}),
-            r"optimization\.covariance_scaling has the wrong type",
+            r"\(optimization\.covariance_scaling\): must be of JSON type number",
         ),
-        (json.dumps({"optimization": []}), r"'optimization' must be an object"),
+        (json.dumps({"optimization": []}), r"\(optimization\): must be an object"),
         (
             json.dumps({"parameter_overrides": {"H0": "70"}}),
-            r"parameter_overrides must map names to numbers",
+            r"\(parameter_overrides\.H0\) must be a finite number",
         ),
         (
             json.dumps({"parameter_overrides": "H0=70"}),
-            r"parameter_overrides must map names to numbers",
+            r"\(parameter_overrides\): must be an object",
         ),
     ],
     ids=[
@@ -88,5 +91,6 @@ def test_malformed_config_is_refused_naming_the_file(tmp_path, text, message):
 
 def test_missing_config_file_is_named(tmp_path):
     path = tmp_path / "nowhere.json"
-    with pytest.raises(FileNotFoundError, match=re.escape(f"config file {path} does not exist")):
+    expected = re.escape(f"config file (--config) not found: {path}")
+    with pytest.raises(FileNotFoundError, match=expected):
         load_config(path)
