@@ -36,7 +36,7 @@ WORKFLOWS = {
     "cosmo-fit": ["cosmo", "fit", "--datasets", "cmb,bao", "--store", "{tmp}/store"],
     "leptons-fit": ["leptons", "fit", "--out", "{tmp}/out"],
     "gravity-joint": ["gravity", "joint", "--rotmod-dir", str(SPARC / "Rotmod_LTG"),
-                      "--out-json", "{tmp}/joint.json"],
+                      "--out", "{tmp}/joint"],
     "demo": ["demo", "--out", "{tmp}/demo"],
 }
 TARGETS_S = {  # issue 12: (first call, warm cache)

@@ -12,8 +12,8 @@
 #       there), prints the device,
 #       runs the small benchmark suite on cpu and gpu (benchmarks/suite.py), then the
 #       GPU-parity tests (tests/test_gpu_parity.py); everything lands in $OUT:
-#       gpu_table.md (device, date, commit and the table, ready for RESULTS.md), bench.json,
-#       bench.md, bench.png, bench.log, parity.log, device.txt.
+#       gpu_table.md (device, date, commit and the table, ready for RESULTS.md), results.json,
+#       results.md, results.png, bench.log, parity.log, device.txt.
 #
 # Each part has its own time limit so the call ends inside the device tool's 10 minutes
 # and a slow part still leaves the others' output. Record the table printed in bench.log in
@@ -59,14 +59,14 @@ run() {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/device.txt"
     python3 -c "import jax, jaxfit; print('jax', jax.__version__, jax.devices())" \
         | tee -a "$OUT/device.txt"
-    timeout "$BENCH_LIMIT_S" python3 -m benchmarks --size small --devices cpu,gpu \
-        --out "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log"
+    timeout "$BENCH_LIMIT_S" python3 -m benchmarks --size small --platforms cpu,gpu \
+        --out "$OUT" 2>&1 | tee "$OUT/bench.log"
     echo "bench exit: ${PIPESTATUS[0]}" | tee -a "$OUT/bench.log"
-    # the block RESULTS.md takes: device, date, commit, then the table (bench.md)
+    # the block RESULTS.md takes: device, date, commit, then the table (results.md)
     { echo "## GPU check, $(date -u +%Y-%m-%d)"; echo
       echo "- device: $(head -2 "$OUT/device.txt" | tail -1)"
       echo "- commit: $(tr '\n' ' ' < "$repo/.gpu/commit" 2>/dev/null || echo unknown)"; echo
-      cat "$OUT/bench.md" 2>/dev/null || echo "(no table: see bench.log)"; } > "$OUT/gpu_table.md"
+      cat "$OUT/results.md" 2>/dev/null || echo "(no table: see bench.log)"; } > "$OUT/gpu_table.md"
     # -c /dev/null: the project's pytest options name plugins (nbmake) the image lacks
     timeout "$PARITY_LIMIT_S" python3 -m pytest -q -c /dev/null -p no:cacheprovider \
         --rootdir "$repo" "$repo/tests/test_gpu_parity.py" 2>&1 | tee "$OUT/parity.log"

@@ -29,7 +29,8 @@ def available_platforms(requested) -> tuple[list[str], list[str]]:
     """``(present, missing)`` among the requested platforms ("cpu", "gpu")."""
     unknown = [p for p in requested if p not in PLATFORMS]
     if unknown:
-        raise ValueError(f"devices: unknown platform(s) {unknown}; valid: {', '.join(PLATFORMS)}")
+        raise ValueError(f"unknown platform(s) (--platforms {','.join(requested)}): "
+                         f"{', '.join(PLATFORMS)} expected")
     present, missing = [], []
     for platform in requested:
         try:
@@ -120,30 +121,39 @@ def bar_chart(rows: list[dict]):
     return fig
 
 
-def checked_out(out) -> Path:
-    """``out`` as the path of the JSON file to write, checked before any benchmark runs:
-    not a folder, and its folder writable (created if missing)."""
+def checked_out(out, name: str = "bench") -> Path:
+    """The path of the JSON file to write, ``out/NAME.json``, checked before any benchmark
+    runs: the folder writable (created if missing), the file not a folder. A path ending
+    in ``.json`` that is not a folder is the old file-valued ``--out`` (kept one release,
+    one deprecation note): that file, its ``.md`` table and ``.png`` chart beside it."""
+    from jaxfit.cli.state import deprecated
+
     out = Path(out).expanduser()
-    if out.suffix in (".md", ".png"):  # the table and the chart take those names
-        raise ValueError(f"wrong suffix (--out {out}): a .json file path was expected")
-    if out.is_dir():
-        raise IsADirectoryError(f"a folder where a file is expected (--out {out}): a JSON "
-                                f"file path was expected, e.g. {out / 'bench.json'}")
-    writable_folder(out.parent, f"the folder of --out {out}")
-    return out
+    if out.suffix == ".json" and not out.is_dir():
+        deprecated("--out FILE.json", "--out DIR",
+                   f"writes {out.name} and its .md, .png in {out.parent}")
+        path, option = out, f"the folder of --out {out}"
+    else:
+        path, option = out / f"{name}.json", "--out"
+    if path.is_dir():
+        raise IsADirectoryError(f"a folder where a file is expected (--out {out}): {path} "
+                                "must be a file, not a folder")
+    writable_folder(path.parent, option)
+    return path
 
 
 def run_suite(domains=DOMAINS, size: str = "small", devices=("cpu", "gpu"),
-              out: Path | None = None, say=print) -> list[dict]:
-    """Run ``domains`` at ``size`` on every present platform of ``devices``; write
-    ``out`` (JSON), its ``.md`` table and ``.png`` bar chart, all three or none; returns
-    the rows. Every argument, ``out`` included, is checked before the first benchmark."""
+              out: Path | None = None, say=print, name: str = "bench") -> list[dict]:
+    """Run ``domains`` at ``size`` on every present platform of ``devices`` (the CLI's
+    ``--platforms``); write ``NAME.json``, the ``NAME.md`` table and the ``NAME.png`` bar
+    chart into the folder ``out``, all three or none; returns the rows. Every argument,
+    ``out`` included, is checked before the first benchmark."""
     unknown = [d for d in domains if d not in DOMAINS]
     if unknown:
         raise ValueError(f"domains: unknown {unknown}; valid: {', '.join(DOMAINS)}")
     if size not in ("small", "full"):
         raise ValueError(f"size must be 'small' or 'full', got {size!r}")
-    out = None if out is None else checked_out(out)
+    out = None if out is None else checked_out(out, name)
     present, missing = available_platforms(devices)
     for platform in missing:
         say(f"no {platform.upper()} present on this machine (JAX backends: "

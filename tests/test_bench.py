@@ -26,9 +26,9 @@ runner = CliRunner()
 
 @pytest.mark.slow
 def test_bench_runs_every_domain_small_and_writes_json_and_chart(tmp_path):
-    out = tmp_path / "bench.json"
-    result = runner.invoke(app, ["bench", "--size", "small", "--devices", "cpu,gpu",
-                                 "--out", str(out)], env={"COLUMNS": "220"})
+    out = tmp_path / "bench.json"  # the file's name inside --out DIR
+    result = runner.invoke(app, ["bench", "--size", "small", "--platforms", "cpu,gpu",
+                                 "--out", str(tmp_path)], env={"COLUMNS": "220"})
     assert result.exit_code == 0, result.output
     saved = json.loads(out.read_text())
     # every task of every domain, once; gravity needs the real SPARC files (else skipped)
@@ -57,9 +57,9 @@ def test_bench_runs_every_domain_small_and_writes_json_and_chart(tmp_path):
 
 def test_bench_rejects_unknown_domains_and_devices(tmp_path):
     result = runner.invoke(app, ["bench", "--domains", "astrology", "--out",
-                                 str(tmp_path / "b.json")])
+                                 str(tmp_path / "b")])
     assert result.exit_code == 2 and "astrology" in result.output
-    result = runner.invoke(app, ["bench", "--devices", "tpu", "--out", str(tmp_path / "b.json")])
+    result = runner.invoke(app, ["bench", "--platforms", "tpu", "--out", str(tmp_path / "b")])
     assert result.exit_code == 2 and "tpu" in result.output
 
 

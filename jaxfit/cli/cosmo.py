@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from jaxfit.cli.boundary import message_of
-from jaxfit.cli.state import STATE, parse_list, say
+from jaxfit.cli.state import STATE, deprecated, out_option, parse_list, say
 from jaxfit.core import checks
 from jaxfit.core.io import read_json, to_jsonable, write_json
 
@@ -130,8 +130,8 @@ def _fit_command(default_datasets: str, doc: str):
         n_starts: int = typer.Option(16, "--n-starts", help="Multi-start count."),
         method: str = typer.Option("lbfgs", "--method", help="lbfgs, adam, scipy-lbfgsb, de."),
         data_dir: Path = typer.Option(None, "--data-dir", help="Folder with bao_data/sn_data."),
-        out: Path = typer.Option(None, "--out",
-                                 help="Also write the result here (json, csv, png)."),
+        out: Path = out_option(None, help="Also write the result in this folder "
+                               "(MODEL_fit.json, .csv, .png)."),
     ):
         _fit(model, datasets, optimize, frozen, config, cov_scale, dry_run, warm_start, store,
              n_starts, method, data_dir, out, default_datasets)
@@ -166,15 +166,25 @@ def store_history(model: str = typer.Argument(..., help="lcdm or pbuf."),
             typer.echo(json.dumps(to_jsonable(record.to_dict())))
 
 
+SUMMARY_FILE = "optimization_summary.json"
+
+
 @store_app.command("export")
-def store_export(out: Path = typer.Option(Path("reports/optimization_summary.json"), "--out"),
+def store_export(out: Path = out_option(Path("reports"), help="Folder of the summary "
+                                        f"({SUMMARY_FILE})."),
                  store: Path = STORE_OPTION):
-    """Write the optimisation summary JSON."""
+    """Write the optimisation summary JSON (OUT/optimization_summary.json)."""
     out = Path(out)
-    if out.is_dir():
-        raise ValueError(f"summary file (--out {out}): must be a file path, got a folder")
-    _writable_out(out.parent)
-    path = _store(store).export_optimization_summary(out)
+    if out.suffix == ".json" and not out.is_dir():  # the old file-valued --out, one release
+        deprecated("--out FILE.json", "--out DIR", f"writes {out.parent / out.name}; "
+                   f"--out {out.parent} writes {out.parent / SUMMARY_FILE}")
+        folder, target = out.parent, out
+    else:
+        folder, target = out, out / SUMMARY_FILE
+    _writable_out(folder)
+    if target.is_dir():
+        raise ValueError(f"summary file (--out {out}): {target} must be a file, got a folder")
+    path = _store(store).export_optimization_summary(target)
     say(f"wrote {path}")
 
 
@@ -198,7 +208,8 @@ def store_check(store: Path = STORE_OPTION):
 
 
 @cosmo_app.command("report")
-def report(out: Path = typer.Option(Path("jaxfit-results/cosmo-report"), "--out"),
+def report(out: Path = out_option(Path("jaxfit-results/cosmo-report"),
+                                  help="Report folder (index.html and its figures)."),
            store: Path = STORE_OPTION,
            posterior: Path = typer.Option(
                Path("jaxfit-results/cosmo-sample"), "--posterior",
@@ -240,7 +251,8 @@ def profile(
                                "e.g. 1,2 \\[default: 1,2,3 = 68.3/95.4/99.7%]."),
     n_starts: int = typer.Option(4, "--n-starts"),
     store: Path = STORE_OPTION,
-    out: Path = typer.Option(Path("jaxfit-results/cosmo-profile"), "--out"),
+    out: Path = out_option(Path("jaxfit-results/cosmo-profile"),
+                           help="Results folder (MODEL_profile.json, .csv, .png)."),
 ):
     """Profile likelihood over one or two parameters (default: the Om0-H0 contours).
 
@@ -288,8 +300,8 @@ def sample(
     samples: int = typer.Option(1000, "--samples"),
     seed: int = typer.Option(0, "--seed"),
     store: Path = STORE_OPTION,
-    out: Path = typer.Option(
-        None, "--out",
+    out: Path = out_option(
+        None,
         help="Output folder \\[default: the --resume folder, else jaxfit-results/cosmo-sample].",
     ),
     resume: Path = typer.Option(
@@ -343,7 +355,8 @@ def regression(
         False, "--quick", help="Recompute chi2 at the stored optima only (no re-fit)."
     ),
     store: Path = STORE_OPTION,
-    out: Path = typer.Option(None, "--out", help="Also write the table as JSON here."),
+    out: Path = out_option(None, help="Also write the table in this folder "
+                           "(regression.json)."),
 ):
     """Check every stored optimisation reproduces (chi2 and constrained parameters, 1e-8)."""
     from jaxfit.cosmo.regression import REGRESSION_RTOL

@@ -2,9 +2,11 @@
 cluster amplitude, joint fit), with the research scripts' flags.
 
 Each command writes its result's three files (:meth:`jaxfit.core.results.Result.save`)
-next to the path its ``--out-json`` / ``--out-csv`` option names: ``--out-json dir/x.json``
-writes ``dir/x.json``, ``dir/x.csv`` and ``dir/x.png``. Errors become one line
-(:mod:`jaxfit.cli.boundary`).
+into the folder ``--out DIR`` (default ``jaxfit-results/gravity``), named by the command
+after the research scripts' outputs: ``DIR/theory_metric_resonance_mw_fit.json/.csv/.png``
+and so on (:data:`STEMS`). The old file-valued ``--out-json FILE`` / ``--out-csv FILE``
+still work for one release (hidden; one deprecation note): they write ``FILE``'s stem in
+``FILE``'s folder. Errors become one line (:mod:`jaxfit.cli.boundary`).
 
 Every command checks, in this order and before any compilation or fit: its option values
 (speeds in (0, 1e4] km/s, the band 0 < r_min < r_max, counts, weights; the physical
@@ -18,13 +20,24 @@ from pathlib import Path
 
 import typer
 
-from jaxfit.cli.state import say, show_progress
+from jaxfit.cli.state import alias_option, deprecated, out_option, say, show_progress
 
 gravity_app = typer.Typer(
     help="Sigma-Gravity theory kernel: Milky Way, SPARC, clusters.", no_args_is_help=True
 )
 
 OUT_DIR = Path("jaxfit-results/gravity")
+STEMS = {
+    "mw-fit": "theory_metric_resonance_mw_fit",
+    "sparc-batch": "theory_kernel_sparc_from_mw",
+    "cluster-amp": "theory_kernel_cluster_amp_fit",
+    "joint": "theory_kernel_joint_fit",
+}
+"""The files each command writes in ``--out DIR`` (STEM.json, STEM.csv, STEM.png)."""
+OUT = out_option(None, help=f"Results folder \\[default: {OUT_DIR}]; the command "
+                 "writes STEM.json, .csv and .png there (STEM: the research script's name).")
+OUT_JSON = alias_option("--out-json")
+OUT_CSV = alias_option("--out-csv")
 PARQUET = typer.Option(
     None,
     "--baseline-parquet",
@@ -34,7 +47,7 @@ PARQUET = typer.Option(
 R_MIN = typer.Option(12.0, "--r-min", help="MW band, kpc.")
 R_MAX = typer.Option(16.0, "--r-max", help="MW band, kpc.")
 THEORY_JSON = typer.Option(
-    OUT_DIR / "theory_metric_resonance_mw_fit.json",
+    OUT_DIR / f"{STEMS['mw-fit']}.json",
     "--theory-fit-json",
     help="Output of `jaxfit gravity mw-fit`.",
 )
@@ -54,17 +67,34 @@ SEED = typer.Option(0, "--seed")
 MAXITER = typer.Option(200, "--maxiter", help="Iterations (L-BFGS) or generations (DE).")
 
 
-def _output(path: Path, option: str) -> None:
-    """Check that the three files of ``path``'s stem can be written, before the long work:
+def _destination(out: Path | None, legacy: Path | None, flag: str, command: str):
+    """``(folder, stem, option)`` of a command's results: ``--out DIR`` (default
+    :data:`OUT_DIR`) with the command's stem, or the deprecated file-valued ``flag``
+    (its folder and stem, after one note). Resolved first, so the note comes before any
+    other message."""
+    if legacy is None:
+        return Path(out) if out is not None else OUT_DIR, STEMS[command], "--out"
+    if out is not None:
+        raise typer.BadParameter(f"give --out DIR, not both --out and {flag}",
+                                 param_hint=flag)
+    legacy = Path(legacy)
+    deprecated(flag, "--out DIR", f"now: --out {legacy.parent}, which names the files "
+               f"{STEMS[command]}.*")
+    return legacy.parent, legacy.stem, f"the folder of {flag}"
+
+
+def _output(destination) -> None:
+    """Check that the three files of ``destination`` can be written, before the long work:
     the folder is created and probed (:func:`jaxfit.core.checks.writable_folder`) and none
     of ``stem.json/.csv/.png`` is a folder."""
     from jaxfit.core.checks import writable_folder
 
-    folder = writable_folder(Path(path).parent, what=f"the folder of {option}")
+    folder, stem, option = destination
+    folder = writable_folder(folder, what=option)
     for suffix in (".json", ".csv", ".png"):
-        target = folder / f"{Path(path).stem}{suffix}"
+        target = folder / f"{stem}{suffix}"
         if target.is_dir():
-            raise ValueError(f"{option} ({path}): {target} must be a file, got a folder")
+            raise ValueError(f"{option} ({folder}): {target} must be a file, got a folder")
 
 
 def _counts(options: dict) -> None:
@@ -100,10 +130,11 @@ def _clusters(names: str, sigma_v: float):
     return load_clusters(names, sigma_v=sigma_v)
 
 
-def _save(result, path: Path):
-    """Save ``result`` as ``path``'s stem in ``path``'s folder (the research scripts named
-    one output file; the JSON, CSV and PNG share its stem) and say what was written."""
-    paths = result.save(path.parent, path.stem)
+def _save(result, destination):
+    """Save ``result`` as ``stem`` in ``folder`` (JSON, CSV, PNG) and say what was
+    written."""
+    folder, stem, _ = destination
+    paths = result.save(folder, stem)
     say("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
@@ -132,7 +163,8 @@ def mw_fit(
     maxiter: int = typer.Option(
         None, "--maxiter", help="Iterations (L-BFGS) or generations (DE). Default: the fit's "
         "(1000 L-BFGS, 200 DE), as the demo."),
-    out_json: Path = typer.Option(OUT_DIR / "theory_metric_resonance_mw_fit.json", "--out-json"),
+    out: Path = OUT,
+    out_json: Path = OUT_JSON,
 ):
     """Fit the theory kernel to the empirical kernel (or the rotation curve) of the MW; the
     summary gives the fit status (converged, starts agreeing, errors, degeneracies)."""
@@ -142,6 +174,7 @@ def mw_fit(
     from jaxfit.gravity.mw_fit import mw_fit as fit_mw
     from jaxfit.gravity.params import RESEARCH_MW_EMPIRICAL
 
+    destination = _destination(out, out_json, "--out-json", "mw-fit")
     one_of(target, "--target", ("kernel", "vc"))
     band(r_min, r_max, ("--r-min", "--r-max"))
     speed(sigma_v, "--sigma-v [km/s]")
@@ -150,7 +183,7 @@ def mw_fit(
     if mw_fit_json is not None:
         empirical |= read_empirical_json(mw_fit_json)
     stars = _stars(baseline_parquet, r_min, r_max)
-    _output(out_json, "--out-json")
+    _output(destination)
     result = fit_mw(
         target=target,
         stars=stars,
@@ -168,7 +201,7 @@ def mw_fit(
     )
     say(result.summary())
     say(f"verdict: {result.verdict}")
-    _save(result, out_json)
+    _save(result, destination)
 
 
 @gravity_app.command("sparc-batch")
@@ -184,7 +217,8 @@ def sparc_batch(
     y_bulge: float = typer.Option(1.0, "--y-bulge", help="Bulge M/L (research 1; SPARC 0.7)."),
     fit_upsilon: bool = typer.Option(False, "--fit-upsilon", help="Fit each galaxy's disc "
                                      "M/L (bulge 1.4x) at the given theta."),
-    out_csv: Path = typer.Option(OUT_DIR / "theory_kernel_sparc_from_mw.csv", "--out-csv"),
+    out: Path = OUT,
+    out_csv: Path = OUT_CSV,
 ):
     """Apply the MW theta to every SPARC galaxy at once: delta_rms per galaxy."""
     from jaxfit.core.checks import real
@@ -193,12 +227,13 @@ def sparc_batch(
     from jaxfit.gravity.limits import UPSILON_MAX
     from jaxfit.gravity.sparc_fit import sparc_batch as apply_to_sparc
 
+    destination = _destination(out, out_csv, "--out-csv", "sparc-batch")
     for option, value in (("--y-disk", y_disk), ("--y-bulge", y_bulge)):
         real(value, f"{option} [Msun/Lsun]", nonnegative=True, high=UPSILON_MAX)
     real(beta_sigma, "--beta-sigma")
     params, sign = read_theory_json(theory_fit_json)
     batch = _sparc(rotmod_dir, sparc_summary, summary_galaxy_col, summary_sigma_col)
-    _output(out_csv, "--out-csv")
+    _output(destination)
     result = apply_to_sparc(
         params,
         batch,
@@ -212,7 +247,7 @@ def sparc_batch(
     say(result.summary())
     say(result.by_sigma().to_string())
     say(f"verdict: {sparc_verdict(result.stats)}")
-    _save(result, out_csv)
+    _save(result, destination)
 
 
 @gravity_app.command("cluster-amp")
@@ -222,7 +257,8 @@ def cluster_amp(
     sigma_v_default: float = typer.Option(1000.0, "--sigma-v-default"),
     a_cluster_min: float = typer.Option(0.01, "--A-cluster-min"),
     a_cluster_max: float = typer.Option(1000.0, "--A-cluster-max"),
-    out_json: Path = typer.Option(OUT_DIR / "theory_kernel_cluster_amp_fit.json", "--out-json"),
+    out: Path = OUT,
+    out_json: Path = OUT_JSON,
 ):
     """Fit one cluster amplitude to the Einstein-radius masses with the MW theta."""
     from jaxfit.core.checks import real
@@ -231,13 +267,14 @@ def cluster_amp(
     from jaxfit.gravity.fit_files import read_theory_json
     from jaxfit.gravity.limits import speed
 
+    destination = _destination(out, out_json, "--out-json", "cluster-amp")
     speed(sigma_v_default, "--sigma-v-default [km/s]")
     low = real(a_cluster_min, "--A-cluster-min", positive=True)
     if not low < real(a_cluster_max, "--A-cluster-max", positive=True):
         raise ValueError(f"--A-cluster-min must be < --A-cluster-max, got {a_cluster_min:g} "
                          f"and {a_cluster_max:g}")
     params, sign = read_theory_json(theory_fit_json)
-    _output(out_json, "--out-json")
+    _output(destination)
     result = cluster_amplitude(
         params,
         _clusters(clusters, sigma_v_default),
@@ -246,7 +283,7 @@ def cluster_amp(
     )
     say(result.summary())
     say(f"verdict: {cluster_verdict(result.ratio, result.table['mass_ratio'])}")
-    _save(result, out_json)
+    _save(result, destination)
 
 
 @gravity_app.command("joint")
@@ -274,7 +311,8 @@ def joint(
     n_starts: int = typer.Option(4, "--n-starts"),
     seed: int = SEED,
     maxiter: int = MAXITER,
-    out_json: Path = typer.Option(OUT_DIR / "theory_kernel_joint_fit.json", "--out-json"),
+    out: Path = OUT,
+    out_json: Path = OUT_JSON,
 ):
     """One theta for MW + SPARC + clusters (A_cluster profiled), multi-start L-BFGS or DE."""
     from jaxfit.core.checks import finite_array, real
@@ -283,6 +321,7 @@ def joint(
     from jaxfit.gravity.limits import band, speed
     from jaxfit.gravity.sparc import load_sparc
 
+    destination = _destination(out, out_json, "--out-json", "joint")
     band(r_min, r_max, ("--r-min", "--r-max"))
     for option, value in (("--sigma-v-mw", sigma_v_mw), ("--sigma-v-cluster", sigma_v_cluster),
                           ("--sigma-ref", sigma_ref)):
@@ -303,7 +342,7 @@ def joint(
         max_galaxies=max_sparc_galaxies,
     )
     stars = _stars(baseline_parquet, r_min, r_max)
-    _output(out_json, "--out-json")
+    _output(destination)
     result = joint_fit(
         batch,
         _clusters(clusters, sigma_v_cluster),
@@ -322,7 +361,7 @@ def joint(
     )
     say(result.summary())
     say(f"verdict: {verdict(result.metrics, converged=result.fit.success)}")
-    _save(result, out_json)
+    _save(result, destination)
 
 
 def demo_part(out: Path, quiet: bool = False) -> dict:

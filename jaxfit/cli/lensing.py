@@ -6,13 +6,14 @@ from pathlib import Path
 
 import typer
 
-from jaxfit.cli.state import parse_list, parse_numbers, say, show_progress
+from jaxfit.cli.state import out_option, parse_list, parse_numbers, say, show_progress
 from jaxfit.lensing.params import SIM_PARAMS
 
 lensing_app = typer.Typer(help="MaNGA sources, SIS + subhalo lensing, the Flax subhalo CNN.",
                           no_args_is_help=True)
 
-OUT = typer.Option(Path("jaxfit-results/lensing"), "--out", help="Results folder.")
+OUT = out_option(Path("jaxfit-results/lensing"), help="Results folder (the command names "
+                 "its files inside it).")
 SOURCES = typer.Option(None, "--sources", help="Folder of prepared source .npy files "
                        "(`jaxfit lensing prep`); default: 6 synthetic galaxies.")
 EXPERIMENT = typer.Option("lensed", "--experiment", help="lensed, subhalo or kinematic.")

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import typer
 
-from jaxfit.cli.state import say, show_progress
+from jaxfit.cli.state import out_option, say, show_progress
 
 leptons_app = typer.Typer(help="Hill-vortex lepton masses: fits, profile scans, cross-lepton.",
                           no_args_is_help=True)
 
 FLOW = typer.Option("vortex", "--flow", help="vortex (default), research or lab.")
 SIGMA = typer.Option(1e-4, "--sigma-model", help="Relative mass uncertainty of the model.")
-OUT = typer.Option(Path("jaxfit-results/leptons"), "--out", help="Results folder.")
+OUT = out_option(Path("jaxfit-results/leptons"), help="Results folder (the command names "
+                 "its files: lepton_fit.*, lepton_scan_*.*, lepton_profile.*, cross_*.*).")
 DEVICES = typer.Option(None, "--devices", help="Shard over the first N local devices "
                        "(default: all).")
 

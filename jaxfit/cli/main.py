@@ -7,6 +7,8 @@ Every command runs inside the error boundary of :mod:`jaxfit.cli.boundary`.
 
 from __future__ import annotations
 
+import importlib
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import typer
 import jaxfit
 from jaxfit.cli import cache, cosmo, data, gravity, lensing, leptons
 from jaxfit.cli.boundary import BoundaryGroup
-from jaxfit.cli.state import STATE, console, parse_list, say
+from jaxfit.cli.state import STATE, console, deprecated, out_option, parse_list, say
 from jaxfit.core.checks import writable_folder
 from jaxfit.core.progress import set_quiet
 
@@ -123,7 +125,8 @@ def main(
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("jaxfit-results/demo"), "--out", help="Results folder."),
+    out: Path = out_option(Path("jaxfit-results/demo"), help="Results folder (index.html "
+                           "and one subfolder per part)."),
 ):
     """Run the tour on embedded data and write a results folder with an HTML index."""
     from jaxfit.core.report import write_index
@@ -141,17 +144,40 @@ def demo(
     say(f"demo finished in {time.perf_counter() - start:.1f} s; open {index}")
 
 
+def benchmarks_suite():
+    """:mod:`benchmarks.suite` from the source checkout this jaxfit runs from.
+
+    The ``benchmarks`` package is not installed with jaxfit (it times jaxfit against
+    numpy/scipy references and is no part of the library): ``jaxfit bench`` imports it from
+    the folder above the ``jaxfit`` package, i.e. from a clone installed with ``pip install
+    -e .``; anywhere else it stops with one line saying so."""
+    checkout = Path(jaxfit.__file__).resolve().parents[1]
+    if not (checkout / "benchmarks" / "suite.py").is_file():
+        raise RuntimeError(
+            f"jaxfit bench needs the source checkout (no benchmarks/ next to {checkout / 'jaxfit'}"
+            "): the benchmarks are not installed with jaxfit; clone the repository, `pip "
+            "install -e .` there and run `jaxfit bench` (or `python -m benchmarks`) from it")
+    if str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    return importlib.import_module("benchmarks.suite")
+
+
 @app.command()
 def bench(
     domains: str = typer.Option("core,cosmo,leptons,gravity,lensing", "--domains"),
-    devices: str = typer.Option("cpu,gpu", "--devices", help="Comma list of cpu, gpu."),
+    platforms: str = typer.Option("cpu,gpu", "--platforms", help="Comma list of cpu, gpu: "
+                                  "run every benchmark once per platform present."),
     size: str = typer.Option("small", "--size", help="small (minutes) or full (research scale)."),
-    out: Path = typer.Option(Path("jaxfit-results/bench/bench.json"), "--out",
-                             help="JSON file; the table (.md) and chart (.png) go beside it."),
+    out: Path = out_option(Path("jaxfit-results/bench"), help="Results folder: bench.json, "
+                           "the table bench.md and the chart bench.png."),
+    devices: str = typer.Option(None, "--devices", hidden=True),
 ):
-    """Benchmark every domain on each available device against numpy/scipy references:
-    one table, JSON and a bar chart (no GPU: says so and runs the CPU part)."""
-    from benchmarks.suite import run_suite
-
-    run_suite(parse_list(domains, "--domains"), size, parse_list(devices, "--devices"), out,
-              say=say)
+    """Benchmark every domain on each available platform against numpy/scipy references:
+    one table, JSON and a bar chart (no GPU: says so and runs the CPU part). Needs the
+    source checkout (the benchmarks/ folder is not installed with jaxfit)."""
+    if devices is not None:  # the old name, one release: --devices means a count elsewhere
+        deprecated("jaxfit bench --devices", "--platforms")
+        platforms = devices
+    suite = benchmarks_suite()
+    suite.run_suite(parse_list(domains, "--domains"), size, parse_list(platforms, "--platforms"),
+                    out, say=say)

@@ -222,11 +222,24 @@ def _data_folder(data_dir, subfolder: str) -> Path:
     return folder
 
 
+def _pinned_base(folder: str) -> str:
+    """The registry's pinned raw URL prefix (a commit SHA, never a branch) of a repository."""
+    from jaxfit.core.download import registry_info
+
+    commit = registry_info()[folder]["commit"]
+    return f"https://raw.githubusercontent.com/CobayaSampler/{folder}/{commit}/"
+
+
 RAW_URLS = {
-    BAO_REPOSITORY: "https://raw.githubusercontent.com/CobayaSampler/bao_data/master/",
-    SN_REPOSITORY: "https://raw.githubusercontent.com/CobayaSampler/sn_data/master/",
+    BAO_REPOSITORY: _pinned_base("bao_data"),
+    SN_REPOSITORY: _pinned_base("sn_data"),
 }
+"""Where ``jaxfit data cosmo`` downloads from: each repository at the commit pinned in the
+download registry (``jaxfit/data/download_registry.json``), whose sha256 and git blob hashes
+every downloaded file must match."""
 DOWNLOAD_FOLDER = {BAO_REPOSITORY: "bao_data", SN_REPOSITORY: "sn_data"}
+CACHE_FOLDER = "cosmology"
+"""Sub-folder of ``data_home()`` holding the ``bao_data/`` and ``sn_data/`` downloads."""
 
 
 def download_urls(entry: DatasetEntry) -> dict[str, str]:
@@ -235,20 +248,36 @@ def download_urls(entry: DatasetEntry) -> dict[str, str]:
     return {f"{folder}/{f}": RAW_URLS[entry.repository] + f for f in entry.files}
 
 
+def download_hashes(entry: DatasetEntry) -> dict:
+    """``{path under data_home()/cosmology: registry entry}``: the hashes each file of
+    ``entry`` must have (from the download registry)."""
+    from jaxfit.core.download import REGISTRY
+
+    return {rel: REGISTRY[f"{CACHE_FOLDER}/{rel}"] for rel in download_urls(entry)}
+
+
 def _downloaded(entry: DatasetEntry):
     """The ``jaxfit data cosmo`` copy holding every file of ``entry``, or None.
 
     Packaged data sets keep using the packaged table (a download never silently replaces
-    the default a result was produced with).
+    the default a result was produced with). A cached file whose hash differs from the
+    registry is refused (:class:`~jaxfit.core.download.DataHashError`, one line) and not used.
     """
-    from jaxfit.core.download import data_home
+    from jaxfit.core.download import DataHashError, check_file, data_home
 
     if entry.embedded:
         return None
-    root = data_home() / "cosmology"
-    if all((root / rel).is_file() for rel in download_urls(entry)):
-        return root
-    return None
+    root = data_home() / CACHE_FOLDER
+    hashes = download_hashes(entry)
+    if not all((root / rel).is_file() for rel in hashes):
+        return None
+    for rel, expected in hashes.items():
+        try:
+            check_file(root / rel, expected, name=str(root / rel))
+        except DataHashError as err:
+            raise DataHashError(f"{err}; `jaxfit data cosmo --sets {entry.name} --force` "
+                                "downloads it again") from None
+    return root
 
 
 def load_bao(name: str = "desi_dr2", data_dir=None) -> BAOData:

@@ -60,8 +60,8 @@ def read_theory_json(path) -> tuple[dict[str, float], float]:
         raise ValueError(f"--theory-fit-json must be a file, got the folder {path}")
     if not path.is_file():
         raise FileNotFoundError(
-            f"theory fit JSON {path} does not exist; run `jaxfit gravity "
-            "mw-fit` first or pass its --out-json"
+            f"theory fit JSON {path} does not exist; run `jaxfit gravity mw-fit` first "
+            "(it writes theory_metric_resonance_mw_fit.json into its --out DIR)"
         )
     data = _load_object(path, "a saved MW or joint fit")
     key = "theory_fit_params" if "theory_fit_params" in data else "parameters"

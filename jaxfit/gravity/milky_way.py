@@ -191,8 +191,10 @@ def spheroid_vc2(R, density: Callable[[float], float], q: float = 1.0,
     ``m^2 = R^2 + z^2/q^2`` (Binney & Tremaine 2008 eq. 2.132; ``q = 1``: ``G M(<R)/R``).
 
     Args:
-        R: radii [kpc]; density: ``rho(m)`` [Msun/kpc^3] of one float; q: axis ratio in
-        (0, 1]; breakpoints: radii where ``rho`` changes quickly (help the quadrature).
+        R: radii [kpc].
+        density: ``rho(m)`` [Msun/kpc^3] of one float.
+        q: axis ratio in (0, 1].
+        breakpoints: radii where ``rho`` changes quickly (help the quadrature).
     """
     from scipy import integrate
 

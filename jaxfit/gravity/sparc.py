@@ -39,6 +39,7 @@ from jaxfit.gravity.limits import speed
 from jaxfit.gravity.sparc_files import (
     ROTMOD_COLUMNS,
     ROTMOD_SUFFIX,
+    SPARC_HASHES,
     SPARC_MASTER_FILE,
     SPARC_ROTMOD_DIR,
     SPARC_URLS,
@@ -362,12 +363,14 @@ def download_sparc(destination=None, *, force: bool = False, check: bool = True)
     Raises:
         RuntimeError: a download failed (naming the URL) or the zip is not valid (the bad
             zip is removed, so a second run fetches it again).
+        DataHashError: a downloaded file's sha256 differs from :data:`SPARC_HASHES` (the
+            download registry): refused and not written.
         ValueError: the downloaded files are malformed (naming file and line).
     """
     from jaxfit.core.download import data_home, fetch
 
     folder = Path(destination) if destination is not None else data_home() / "sparc"
-    fetch(dict(SPARC_URLS), folder, force=force)
+    fetch(dict(SPARC_URLS), folder, force=force, hashes=dict(SPARC_HASHES))
     rotmod = folder / SPARC_ROTMOD_DIR
     if force or not (rotmod.is_dir() and any(rotmod.glob(f"*{ROTMOD_SUFFIX}"))):
         try:

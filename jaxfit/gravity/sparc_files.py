@@ -50,12 +50,24 @@ SPARC_CITATION = (
 SPARC_ZIP = "Rotmod_LTG.zip"
 SPARC_MASTER_FILE = "SPARC_Lelli2016c.mrt"
 SPARC_ROTMOD_DIR = "Rotmod_LTG"
-SPARC_URLS = {
-    SPARC_ZIP: "https://astroweb.case.edu/SPARC/Rotmod_LTG.zip",
-    SPARC_MASTER_FILE: "https://astroweb.case.edu/SPARC/SPARC_Lelli2016c.mrt",
-}
+SPARC_CACHE_FOLDER = "sparc"
+"""Sub-folder of ``data_home()`` for ``jaxfit data sparc``; registry keys start with it."""
+
+
+def _registered(name: str):
+    from jaxfit.core.download import REGISTRY
+
+    return REGISTRY[f"{SPARC_CACHE_FOLDER}/{name}"]
+
+
+SPARC_URLS = {name: _registered(name).url for name in (SPARC_ZIP, SPARC_MASTER_FILE)}
 """Official SPARC files fetched by :func:`~jaxfit.gravity.sparc.download_sparc`
-(``jaxfit data sparc``)."""
+(``jaxfit data sparc``): the Zenodo record 10.5281/zenodo.16284118 (immutable) of the files
+on astroweb.case.edu/SPARC, as pinned in the download registry."""
+
+SPARC_HASHES = {name: _registered(name).hashes for name in SPARC_URLS}
+"""The hashes each file of :data:`SPARC_URLS` must have (download registry: sha256, or the
+md5 Zenodo publishes); a download that differs is refused and not used."""
 
 ROTMOD_SUFFIX = "_rotmod.dat"
 """Ending of a SPARC rotation-curve file name (``<galaxy>_rotmod.dat``)."""

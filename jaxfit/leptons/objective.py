@@ -379,8 +379,9 @@ def mass_summary(params: Mapping[str, float], config: EnergyConfig = DEFAULT_CON
         "pulls" ((S E - m) / sigma)}``, plain floats.
 
     Raises:
-        KeyError: a parameter missing. ValueError: a value NaN, non-positive where it must
-        be positive, or outside its bounds (``A = 1``, the bound a fit can reach, is allowed).
+        KeyError: a parameter missing.
+        ValueError: a value NaN, non-positive where it must be positive, or outside its
+            bounds (``A = 1``, the bound a fit can reach, is allowed).
     """
     data = lepton_data("mass", config=config, sigma_model=sigma_model, targets=targets)
     return lepton_summary(params, data)

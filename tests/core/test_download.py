@@ -1,4 +1,4 @@
-"""Tests of jaxfit.core.download: the cache folder and fetch().
+"""Tests of jaxfit.core.download: the cache folder, fetch() and its hash checks.
 
 No network: every download is a ``file://`` URL of a file written under ``tmp_path``, and
 ``HOME`` / ``JAXFIT_DATA`` / ``XDG_CACHE_HOME`` are set per test, so the user's cache is
@@ -9,6 +9,7 @@ the source files' own bytes.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from jaxfit.core.download import data_home, fetch
+from jaxfit.core.download import DataHashError, check_file, content_hashes, data_home, fetch
 
 
 @pytest.fixture
@@ -155,3 +156,67 @@ def test_a_truncated_download_is_a_runtime_error_and_leaves_no_file(sources, tmp
         fetch({"set/a.txt": url}, destination)
     assert not (destination / "set" / "a.txt").exists()
     assert _temporary_files(tmp_path) == []
+
+
+# ------------------------------------------------------------------ fetch: pinned hashes
+def test_fetch_with_matching_hashes_writes_the_files(sources, tmp_path):
+    destination = tmp_path / "cache"
+    hashes = {rel: hashlib.sha256(sources["content"][rel[4:]]).hexdigest()
+              for rel in sources["urls"]}
+    hashes["set/a.txt"] = ("git_blob_sha1:" + content_hashes(sources["content"]["a.txt"])[
+        "git_blob_sha1"], "sha256:" + hashes["set/a.txt"])
+    fetch(sources["urls"], destination, hashes=hashes)
+    for name, data in sources["content"].items():
+        assert (destination / "set" / name).read_bytes() == data, name
+    assert _temporary_files(destination) == []
+
+
+@pytest.mark.parametrize("alg", ["sha256", "git_blob_sha1"])
+def test_a_download_with_another_hash_is_refused_with_one_line(sources, tmp_path, alg):
+    destination = tmp_path / "cache"
+    wrong = "0" * (64 if alg == "sha256" else 40)
+    got = content_hashes(sources["content"]["a.txt"])[alg]
+    with pytest.raises(DataHashError) as info:
+        fetch({"set/a.txt": sources["urls"]["set/a.txt"]}, destination,
+              hashes={"set/a.txt": f"{alg}:{wrong}"})
+    assert str(info.value) == (f"hash mismatch for set/a.txt: expected {alg} {wrong}, "
+                               f"got {got}; the file is refused and not used")
+    assert not (destination / "set" / "a.txt").exists()  # not used
+    assert _temporary_files(tmp_path) == []
+
+
+def test_a_cached_file_with_another_hash_is_fetched_again(sources, tmp_path):
+    destination = tmp_path / "cache"
+    target = destination / "set" / "a.txt"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"changed since")
+    good = hashlib.sha256(sources["content"]["a.txt"]).hexdigest()
+    fetch({"set/a.txt": sources["urls"]["set/a.txt"]}, destination, hashes={"set/a.txt": good})
+    assert target.read_bytes() == sources["content"]["a.txt"]
+    check_file(target, good)  # no error
+    target.write_bytes(b"changed again")
+    with pytest.raises(DataHashError, match=f"expected sha256 {good}, got "):
+        check_file(target, good)
+
+
+def test_unknown_hash_algorithm_is_named(sources, tmp_path):
+    with pytest.raises(ValueError, match="unknown hash algorithm 'md4'"):
+        fetch({"set/a.txt": sources["urls"]["set/a.txt"]}, tmp_path / "c",
+              hashes={"set/a.txt": "md4:00"})
+
+
+def test_fetch_goes_through_pooch_retrieve(sources, tmp_path, monkeypatch):
+    import pooch
+
+    calls = []
+    real = pooch.retrieve
+
+    def spy(url, known_hash, **kwargs):
+        calls.append((url, known_hash))
+        return real(url, known_hash, **kwargs)
+
+    monkeypatch.setattr(pooch, "retrieve", spy)
+    good = hashlib.sha256(sources["content"]["a.txt"]).hexdigest()
+    fetch({"set/a.txt": sources["urls"]["set/a.txt"]}, tmp_path / "c",
+          hashes={"set/a.txt": good})
+    assert calls == [(sources["urls"]["set/a.txt"], f"sha256:{good}")]

@@ -194,8 +194,8 @@ def test_store_history_prints_one_json_record_per_line(fitted):
 
 
 def test_store_export(fitted, tmp_path):
-    out = tmp_path / "summary.json"
-    result = invoke("cosmo", "store", "export", "--out", out, "--store", fitted["store"])
+    out = tmp_path / "optimization_summary.json"  # the file's name inside --out DIR
+    result = invoke("cosmo", "store", "export", "--out", tmp_path, "--store", fitted["store"])
     assert result.exit_code == 0, result.output
     assert "wrote" in result.output
     summary = json.loads(out.read_text())["cmb_optimization_summary"]

@@ -3,7 +3,8 @@ download (jaxfit.cosmo.datasets._downloaded).
 
 No network: ``jaxfit.cosmo.datasets.RAW_URLS`` maps each repository to a ``file://`` URL of the
 real CobayaSampler copies in ../shared/data/cosmology (tests that need them skip cleanly
-when that folder is absent). ``JAXFIT_DATA`` and ``JAXFIT_STORE`` point into ``tmp_path``.
+when that folder is absent); their bytes must match the download registry's hashes, as a
+download from the pinned commit would. ``JAXFIT_DATA`` and ``JAXFIT_STORE`` point into ``tmp_path``.
 
 References: the source files' bytes; the same loaders reading the shared folder through
 ``data_dir`` / ``path``; the documented sizes (DESI DR1: 12 points, Union3: 22 bins).
@@ -11,6 +12,8 @@ References: the source files' bytes; the same loaders reading the shared folder 
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +22,7 @@ from typer.testing import CliRunner
 
 import jaxfit  # noqa: F401  (switches on float64)
 from jaxfit.cli.main import app
-from jaxfit.core.download import data_home
+from jaxfit.core.download import REGISTRY, DataHashError, data_home
 from jaxfit.cosmo import datasets
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cosmology"
@@ -110,11 +113,50 @@ def test_data_cosmo_downloads_and_the_loaders_find_it(cache, local_urls):
 def test_data_cosmo_keeps_files_and_force_fetches_again(cache, local_urls):
     assert invoke("data", "cosmo", "--sets", "union3").exit_code == 0
     target = cache / "cosmology" / "sn_data" / "Union3" / "lcparam_full.txt"
-    target.write_bytes(b"locally changed")
+    source = (SN_DIR / "Union3" / "lcparam_full.txt").read_bytes()
+    old = 1_000_000_000  # 2001: a rewrite of the file would move its mtime to now
+    os.utime(target, (old, old))
     assert invoke("data", "cosmo", "--sets", "union3").exit_code == 0
-    assert target.read_bytes() == b"locally changed"  # present: kept
+    assert target.stat().st_mtime == old  # present and verified: kept
     assert invoke("data", "cosmo", "--sets", "union3", "--force").exit_code == 0
-    assert target.read_bytes() == (SN_DIR / "Union3" / "lcparam_full.txt").read_bytes()
+    assert target.read_bytes() == source and target.stat().st_mtime > old
+
+    # a cached file that no longer matches its registered hash is never used: the loader
+    # refuses it with one line, and the next `jaxfit data cosmo` fetches it again
+    target.write_bytes(b"locally changed")
+    with pytest.raises(DataHashError) as info:
+        datasets.load_sn("union3")
+    line = str(info.value)
+    assert "\n" not in line and str(target) in line
+    assert REGISTRY["cosmology/sn_data/Union3/lcparam_full.txt"].sha256 in line
+    assert hashlib.sha256(b"locally changed").hexdigest() in line
+    assert invoke("data", "cosmo", "--sets", "union3").exit_code == 0
+    assert target.read_bytes() == source
+
+
+def test_data_cosmo_refuses_a_changed_upstream_file(cache, tmp_path, monkeypatch):
+    """A source whose bytes differ from the registry (as if upstream changed the file) is
+    refused with one line (file, expected hash, got hash) and nothing is written."""
+    if not SN_DIR.is_dir():
+        pytest.skip(f"shared CobayaSampler copy not available ({SN_DIR})")
+    mirror = tmp_path / "mirror"
+    (mirror / "Union3").mkdir(parents=True)
+    for name in ("lcparam_full.txt", "mag_covmat.txt"):
+        (mirror / "Union3" / name).write_bytes((SN_DIR / "Union3" / name).read_bytes())
+    changed = (mirror / "Union3" / "mag_covmat.txt").read_bytes() + b"0\n"
+    (mirror / "Union3" / "mag_covmat.txt").write_bytes(changed)
+    monkeypatch.setitem(datasets.RAW_URLS, datasets.SN_REPOSITORY, mirror.as_uri() + "/")
+    result = runner.invoke(app, ["-q", "data", "cosmo", "--sets", "union3"], env=ENV)
+    assert result.exit_code == 1, result.output
+    squeezed = "".join(result.output.split())
+    expected = REGISTRY["cosmology/sn_data/Union3/mag_covmat.txt"].sha256
+    assert "hashmismatchforsn_data/Union3/mag_covmat.txt" in squeezed
+    assert f"expectedsha256{expected}" in squeezed
+    assert f"got{hashlib.sha256(changed).hexdigest()}" in squeezed
+    assert "Traceback" not in result.output
+    assert not (cache / "cosmology" / "sn_data" / "Union3" / "mag_covmat.txt").exists()
+    with pytest.raises(FileNotFoundError):  # so the loader does not find a partial copy
+        datasets.load_sn("union3")
 
 
 def test_data_cosmo_unknown_set_is_a_usage_error(cache):

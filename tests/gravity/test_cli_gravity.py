@@ -18,12 +18,12 @@ def invoke(*args):
 
 @pytest.fixture(scope="module")
 def theory_json(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gravity") / "mw_fit.json"
+    out = tmp_path_factory.mktemp("gravity")
     result = invoke("--quiet", "gravity", "mw-fit", "--n-starts", "2", "--maxiter", "30",
                     "--r-min", "12", "--r-max", "16", "--sigma-v", "30",
-                    "--require-positive-corr", "--out-json", out)
+                    "--require-positive-corr", "--out", out)
     assert result.exit_code == 0, result.output
-    return out
+    return out / "theory_metric_resonance_mw_fit.json"
 
 
 def test_mw_fit_writes_the_research_outputs(theory_json):
@@ -40,10 +40,10 @@ def test_mw_fit_writes_the_research_outputs(theory_json):
 
 
 def test_cluster_amp_reads_the_mw_fit(theory_json, tmp_path):
-    out = tmp_path / "amp.json"
+    out = tmp_path / "theory_kernel_cluster_amp_fit.json"
     result = invoke("gravity", "cluster-amp", "--theory-fit-json", theory_json, "--clusters",
                     "MACSJ0416,MACSJ0717,ABELL_1689", "--sigma-v-default", "1000",
-                    "--A-cluster-min", "0.01", "--A-cluster-max", "1000", "--out-json", out)
+                    "--A-cluster-min", "0.01", "--A-cluster-max", "1000", "--out", tmp_path)
     assert result.exit_code == 0, result.output
     assert "A_cluster" in result.output and "verdict" in result.output
     saved = json.loads(out.read_text())
@@ -54,24 +54,25 @@ def test_cluster_amp_reads_the_mw_fit(theory_json, tmp_path):
 
 @pytest.mark.skipif(not SPARC.is_dir(), reason="real SPARC data not available")
 def test_sparc_batch_on_the_real_folder(theory_json, tmp_path):
-    out = tmp_path / "sparc.csv"
+    out = tmp_path / "theory_kernel_sparc_from_mw.csv"
     result = invoke("--quiet", "gravity", "sparc-batch", "--theory-fit-json", theory_json,
-                    "--rotmod-dir", SPARC / "Rotmod_LTG", "--out-csv", out)
+                    "--rotmod-dir", SPARC / "Rotmod_LTG", "--out", tmp_path)
     assert result.exit_code == 0, result.output
     assert len(out.read_text().splitlines()) == 176  # header + 175 galaxies
-    assert out.with_suffix(".png").exists() and out.with_name("sparc_curves.png").exists()
+    assert out.with_suffix(".png").exists()
+    assert out.with_name("theory_kernel_sparc_from_mw_curves.png").exists()
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SPARC.is_dir(), reason="real SPARC data not available")
 def test_joint_with_research_flags(tmp_path):
-    out = tmp_path / "joint.json"
+    out = tmp_path / "theory_kernel_joint_fit.json"
     result = invoke("--quiet", "gravity", "joint", "--r-min", "12", "--r-max", "16",
                     "--sigma-v-mw", "30", "--rotmod-dir", SPARC / "Rotmod_LTG",
                     "--max-sparc-galaxies", "8", "--clusters", "MACSJ0416,ABELL_1689",
                     "--weight-mw", "1", "--weight-sparc", "0.5", "--weight-cluster", "0.5",
                     "--use-sigma-gating", "--sigma-ref", "25", "--beta-sigma", "1",
-                    "--n-starts", "2", "--maxiter", "10", "--out-json", out)
+                    "--n-starts", "2", "--maxiter", "10", "--out", tmp_path)
     assert result.exit_code == 0, result.output
     saved = json.loads(out.read_text())
     assert set(saved) >= {"parameters", "losses", "metrics", "optimization", "verdict"}
@@ -81,7 +82,7 @@ def test_joint_with_research_flags(tmp_path):
 def test_bad_inputs_are_named(tmp_path):
     result = invoke("gravity", "cluster-amp", "--theory-fit-json", tmp_path / "none.json")
     assert result.exit_code == 2 and "mw-fit" in result.output
-    result = invoke("gravity", "mw-fit", "--target", "speed", "--out-json", tmp_path / "x.json")
+    result = invoke("gravity", "mw-fit", "--target", "speed", "--out", tmp_path)
     assert result.exit_code == 2 and "target" in result.output
     result = invoke("gravity", "sparc-batch", "--theory-fit-json", tmp_path / "none.json")
     assert result.exit_code == 2

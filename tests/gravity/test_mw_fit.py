@@ -87,8 +87,7 @@ def test_demo_and_cli_fit_the_milky_way_with_the_same_settings(monkeypatch, tmp_
     monkeypatch.setattr(gmf, "mw_fit", record)
     with pytest.raises(Recorded):
         demo_part(tmp_path, quiet=True)
-    CliRunner().invoke(app, ["--quiet", "gravity", "mw-fit", "--out-json",
-                             str(tmp_path / "mw.json")])
+    CliRunner().invoke(app, ["--quiet", "gravity", "mw-fit", "--out", str(tmp_path / "mw")])
     assert len(calls) == 2
 
     signature = inspect.signature(MW_FIT)

@@ -10,6 +10,7 @@ written under tmp_path.
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from pathlib import Path
 
@@ -441,6 +442,10 @@ def test_make_sparc_batch_validates():
 def _serve(monkeypatch, zip_path: Path, master_path: Path) -> None:
     monkeypatch.setitem(gsf.SPARC_URLS, gsf.SPARC_ZIP, zip_path.as_uri())
     monkeypatch.setitem(gsf.SPARC_URLS, gsf.SPARC_MASTER_FILE, master_path.as_uri())
+    # the real registry pins the Zenodo files' hashes, which these test files do not have
+    for name, path in ((gsf.SPARC_ZIP, zip_path), (gsf.SPARC_MASTER_FILE, master_path)):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "0" * 64
+        monkeypatch.setitem(gsf.SPARC_HASHES, name, digest)
 
 
 def invoke(*args):
@@ -480,6 +485,7 @@ def test_data_sparc_downloads_and_extracts_safely(cache, tmp_path, monkeypatch):
     with zipfile.ZipFile(zip_path, "w") as archive:
         archive.write(source / "files" / "GAL_A_rotmod.dat", "GAL_A_rotmod.dat")
         archive.write(source / "files" / "GAL_B_rotmod.dat", "GAL_B_rotmod.dat")
+    _serve(monkeypatch, zip_path, master)  # the new zip's hash
     result = invoke("data", "sparc")
     assert result.exit_code == 1  # the kept, locally broken file is reported
     assert "GAL_A_rotmod.dat" in "".join(result.output.split())
