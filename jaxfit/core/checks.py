@@ -148,14 +148,15 @@ def instance(value, name: str, cls: type | tuple[type, ...]):
     return value
 
 
-def existing_file(path, what: str) -> Path:
+def existing_file(path, what: str, hint: str = "") -> Path:
     """``path`` as a Path to an existing regular file (``FileNotFoundError`` naming ``what``
-    when absent, ``ValueError`` when it is a folder)."""
+    when absent, followed by ``hint`` on where to get it; ``ValueError`` when it is a
+    folder)."""
     path = Path(os.fspath(path)).expanduser()
     if path.is_dir():
         raise ValueError(f"{what} must be a file, got the folder {path}")
     if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {path}")
+        raise FileNotFoundError(f"{what} not found: {path}" + (f"; {hint}" if hint else ""))
     return path
 
 

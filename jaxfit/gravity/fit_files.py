@@ -55,14 +55,9 @@ def read_theory_json(path) -> tuple[dict[str, float], float]:
             inside the bounds of the kernel's ParamSpec (:data:`~jaxfit.gravity.params.THEORY`;
             the saved ``A_global`` is ``|A|``), a phase_sign other than +1 or -1.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"--theory-fit-json must be a file, got the folder {path}")
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"theory fit JSON {path} does not exist; run `jaxfit gravity mw-fit` first "
-            "(it writes theory_metric_resonance_mw_fit.json into its --out DIR)"
-        )
+    path = checks.existing_file(
+        path, "--theory-fit-json", "run `jaxfit gravity mw-fit` first (it writes "
+        "theory_metric_resonance_mw_fit.json into its --out DIR)")
     data = _load_object(path, "a saved MW or joint fit")
     key = "theory_fit_params" if "theory_fit_params" in data else "parameters"
     params = data.get(key)

@@ -49,7 +49,6 @@ import io
 import json
 import math
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -437,15 +436,10 @@ def read_mw_curve(path=None) -> dict[str, np.ndarray]:
     """
     if path is None:
         return _read_mw_curve(_packaged_text(EILERS_FILE), f"jaxfit.data/{EILERS_FILE}")
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"Milky Way rotation-curve CSV must be a file, got the folder {path}")
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Milky Way rotation-curve CSV not found: {path}; leave eilers_csv out to use the "
-            f"packaged Eilers+2019 table (jaxfit.data/{EILERS_FILE}), or give a CSV with "
-            f"columns {', '.join(EILERS_COLUMNS)}"
-        )
+    path = checks.existing_file(
+        path, "Milky Way rotation-curve CSV", "leave eilers_csv out to use the packaged "
+        f"Eilers+2019 table (jaxfit.data/{EILERS_FILE}), or give a CSV with columns "
+        f"{', '.join(EILERS_COLUMNS)}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
@@ -514,16 +508,10 @@ def load_baseline_parquet(path, r_min: float = 12.0, r_max: float = 16.0, *,
     """
     import pandas as pd
 
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"baseline parquet must be a file, got the folder {path}")
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"baseline parquet not found: {path}; this is the research code's star-level Gaia "
-            f"table (e.g. gaia_with_gr_baseline.parquet, columns {', '.join(BASELINE_COLUMNS)}), "
-            "which jaxfit does not distribute; load_milky_way() gives the published Eilers+2019 "
-            "curve instead"
-        )
+    path = checks.existing_file(
+        path, "baseline parquet", "this is the research code's star-level Gaia table (e.g. "
+        f"gaia_with_gr_baseline.parquet, columns {', '.join(BASELINE_COLUMNS)}), which jaxfit "
+        "does not distribute; load_milky_way() gives the published Eilers+2019 curve instead")
     lo, hi = band(r_min, r_max)
     try:
         frame = pd.read_parquet(path)

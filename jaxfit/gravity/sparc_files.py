@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxfit.core import checks
 from jaxfit.gravity.arrays import parse_finite
 from jaxfit.gravity.limits import D_MAX_MPC, R_MAX_KPC, V_MAX_KMS
 
@@ -108,13 +109,7 @@ def read_rotmod(path) -> dict:
             (0, R_MAX_KPC] or radii that do not increase, no data rows
             (:mod:`jaxfit.gravity.limits`).
     """
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"SPARC rotation-curve file must be a file, got the folder {path}")
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"SPARC rotation-curve file not found: {path}; {how_to_get_sparc()}"
-        )
+    path = checks.existing_file(path, "SPARC rotation-curve file", how_to_get_sparc())
     name = path.name[: -len(ROTMOD_SUFFIX)] if path.name.endswith(ROTMOD_SUFFIX) else path.stem
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -265,11 +260,7 @@ def read_sparc_master(path):
     """
     import pandas as pd
 
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"SPARC master table must be a file, got the folder {path}")
-    if not path.is_file():
-        raise FileNotFoundError(f"SPARC master table not found: {path}; {how_to_get_sparc()}")
+    path = checks.existing_file(path, "SPARC master table", how_to_get_sparc())
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as err:
@@ -342,14 +333,9 @@ def read_sparc_summary(path, galaxy_col: str = "galaxy_name",
     """
     import pandas as pd
 
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"SPARC summary CSV must be a file, got the folder {path}")
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"SPARC summary CSV not found: {path} (the per-galaxy sigma_v table, "
-            "--sparc-summary; leave it out to give every galaxy default_sigma_v)"
-        )
+    path = checks.existing_file(
+        path, "SPARC summary CSV", "the per-galaxy sigma_v table (--sparc-summary); leave it "
+        "out to give every galaxy default_sigma_v")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
