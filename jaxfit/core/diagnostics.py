@@ -39,7 +39,7 @@ from jaxfit.core import checks
 from jaxfit.core.optimize import FitResult
 from jaxfit.core.params import ParamSpec
 from jaxfit.core.results import ResultSet
-from jaxfit.core.uncertainty import hessian_uncertainty
+from jaxfit.core.uncertainty import Uncertainty, hessian_uncertainty
 
 BOUND_FRACTION = 1e-6
 """A free parameter within this fraction of its range from a bound is pinned there (the
@@ -210,6 +210,7 @@ def fit_status(
     kind: str = "chi2",
     loss_scale: float = 1.0,
     hessian: str | None = "auto",
+    uncertainty: Uncertainty | None = None,
 ) -> FitStatus:
     """The :class:`FitStatus` of ``fit``, a result of ``minimize(fun, spec, data=data)``.
 
@@ -220,6 +221,9 @@ def fit_status(
         loss_scale: rise of ``fun`` counted as one unit of chi2 (module doc).
         hessian: how the Hessian is taken (``"auto"``, ``"exact"``, ``"differences"``), or
             None to leave it out where its cost is not wanted (no errors, no directions).
+        uncertainty: the caller's :func:`~jaxfit.core.uncertainty.hessian_uncertainty` at
+            this optimum (same ``spec``, ``kind``, ``loss_scale``): reused instead of a second
+            Hessian when no parameter is pinned (its ``rel_tol`` is then the degeneracy cut).
 
     Raises:
         ValueError: ``loss_scale`` not a positive finite number.
@@ -241,6 +245,9 @@ def fit_status(
         note = "not computed"
     elif len(at_bounds) == len(names):
         note = "every free parameter is on a bound"
+    elif uncertainty is not None and not at_bounds:
+        errors = dict(uncertainty.errors)
+        degenerate = uncertainty.flat_directions()
     else:
         # the optimum is not stationary along a pinned parameter: hold it where it is
         held = spec.freeze(list(at_bounds), values={n: best[n] for n in at_bounds})

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxfit.core.diagnostics import fit_status
+from jaxfit.core.diagnostics import BOUND_FRACTION, fit_status
 from jaxfit.core.optimize import minimize
 from jaxfit.core.provenance import package_versions, run_record
 from jaxfit.core.uncertainty import hessian_uncertainty
@@ -79,9 +79,6 @@ __all__ = [
 DEFAULT_OPTIMIZE = {name: m.spec.free_names for name, m in MODELS.items()}
 """The parameters each model's fit frees by default: its non-frozen ones (the seed's lists:
 H0, Om0, Obh2, ns, and for PBUF also alpha, Rmax, eps0, n_eps, k_sat)."""
-
-# a free parameter closer than this fraction of its range to a bound "reached" it
-BOUND_FRACTION = 1e-6
 
 MAX_REFITS = 16
 """How often a fit is re-run from a newer stored point before its result is refused: each
@@ -228,12 +225,10 @@ def _fit_from(point: StoredPoint, warm_start: bool, refits: int, *, model, free,
                    progress=progress, **options)
     elapsed = time.perf_counter() - t0
     errors = hessian_uncertainty(chi2, spec, fit.x, data=data)
-    trust = fit_status(chi2, spec, fit, data=data)  # converged, starts agreeing, degeneracies
-    reached = [
-        n
-        for n, lo, hi in zip(spec.free_names, spec.lower, spec.upper, strict=True)
-        if min(fit.x[n] - lo, hi - fit.x[n]) <= BOUND_FRACTION * (hi - lo)
-    ]
+    # converged, starts agreeing, degeneracies; the Hessian above is reused (a second one
+    # is taken only with parameters held on a bound)
+    trust = fit_status(chi2, spec, fit, data=data, uncertainty=errors)
+    reached = list(trust.at_bounds)  # within core.diagnostics.BOUND_FRACTION of a bound
     library = "scipy" if method == "scipy-lbfgsb" else "optax"
     optimizer_info = {
         "method": method,

@@ -16,15 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from jaxfit.core import checks
+from jaxfit.core.diagnostics import BOUND_FRACTION, pinned
 from jaxfit.core.params import Param, ParamSpec
 from jaxfit.leptons.data import LEPTONS
 from jaxfit.leptons.model import BETA_REF
 
 DEFAULT_W = 0.02
 """Default boundary-layer width (model length units), the research's."""
-
-BOUND_FRACTION = 1e-6
-"""A parameter within this fraction of its range from a bound has "reached" it."""
 
 LEPTON_BOUNDS = {
     "e": {"R_c": (0.5, 1.5), "U": (0.01, 0.1), "A": (0.7, 1.0)},
@@ -117,13 +115,9 @@ def lepton_spec(
 
 def bounds_reached(spec: ParamSpec, values: Mapping[str, float],
                    fraction: float = BOUND_FRACTION) -> list[str]:
-    """Free parameters of ``spec`` within ``fraction`` of their range from a bound."""
-    out = []
-    for name, lo, hi in zip(spec.free_names, spec.lower, spec.upper, strict=True):
-        value = values[name]
-        if min(value - lo, hi - value) <= fraction * (hi - lo):
-            out.append(name)
-    return out
+    """Free parameters of ``spec`` within ``fraction`` of their range from a bound (the
+    core's rule, :func:`jaxfit.core.diagnostics.pinned`)."""
+    return list(pinned(spec, values, fraction))
 
 
 def bound_side(spec: ParamSpec, name: str, value: float) -> str:

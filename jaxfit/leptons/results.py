@@ -76,7 +76,7 @@ class LeptonFit(_LeptonResult):
             ``"summary"`` in the JSON. (Named as in :class:`LeptonScan`: ``summary()`` is
             the text of the result protocol.)
         bounds_reached: free parameters within
-            :data:`~jaxfit.leptons.params.BOUND_FRACTION` of their range from a bound
+            :data:`~jaxfit.core.diagnostics.BOUND_FRACTION` of their range from a bound
             (names); ``bound_sides`` says which bound.
         fit: the core :class:`~jaxfit.core.optimize.FitResult` (``fit.starts``: one row per
             start with start and end values, chi2, status).

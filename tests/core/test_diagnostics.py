@@ -98,3 +98,24 @@ def test_parameter_on_a_bound_is_held_there():
         fit_status(pulled, spec, fit, loss_scale=0.0)
     frame = status.to_frame().set_index("parameter")
     assert frame.loc["x", "at_bound"] == "upper" and np.isnan(frame.loc["x", "error"])
+
+
+def test_a_given_hessian_is_reused_when_nothing_is_pinned(monkeypatch):
+    """uncertainty= (the caller's Hessian at the optimum) gives the same errors and flat
+    direction as the status's own Hessian, to 1e-9 relative, without taking a second one."""
+    from jaxfit.core import diagnostics
+    from jaxfit.core.uncertainty import hessian_uncertainty
+
+    spec = ParamSpec([Param(n, 0.2, -10.0, 10.0) for n in ("a", "b", "c")])
+    fit = minimize(sum_only, spec, progress=False)
+    own = fit_status(sum_only, spec, fit)
+    given = hessian_uncertainty(sum_only, spec, fit.x, rel_tol=diagnostics.DEGENERATE_RTOL)
+    calls = []
+    original = diagnostics.hessian_uncertainty
+    monkeypatch.setattr(diagnostics, "hessian_uncertainty",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    reused = fit_status(sum_only, spec, fit, uncertainty=given)
+    assert calls == []
+    assert reused.errors["c"] == pytest.approx(own.errors["c"], rel=1e-9)
+    assert len(reused.degenerate) == len(own.degenerate) == 1
+    assert reused.verdict == own.verdict == "degenerate"
