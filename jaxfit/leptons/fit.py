@@ -156,9 +156,10 @@ def fit_fixed(
     result = run_fit(problem, spec, x0=x0, n_starts=n_starts, sampler=sampler, seed=seed,
                      method=method, chunk_size=chunk_size, devices=devices, progress=progress,
                      errors=errors, options=SCAN_OPTIONS | options)
-    # the Hessian part of the status costs a compilation: only with the errors asked for
+    # the Hessian part of the status costs a compilation: only with the errors asked for,
+    # and then the fit's own Hessian serves (a second one only with parameters pinned)
     status = fit_status(problem.fun, spec, result.fit, data=problem.data,
-                        hessian="auto" if errors else None)
+                        hessian="auto" if errors else None, uncertainty=result.errors)
     return dataclasses.replace(result, status=status)
 
 
